@@ -1,0 +1,47 @@
+# The two commands: `make run` starts z0, `make test` runs the whole suite.
+# Both create .venv and install what they need on a machine with only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WRANGLER_VERSION := 4.80.0
+WRANGLER := .cache/wrangler/node_modules/.bin/wrangler
+
+.PHONY: run test lint format clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "z0 needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+# wrangler is a test tool (tenants deploy with it); the test that needs it says why it skips without npm.
+$(WRANGLER):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix .cache/wrangler wrangler@$(WRANGLER_VERSION) \
+		|| echo "wrangler $(WRANGLER_VERSION) could not be installed; its test will skip"; \
+	else echo "npm not found: the wrangler test will skip"; fi
+
+run: $(VENV)/.installed-run
+	$(BIN)/z0 serve $(ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+test: lint $(WRANGLER)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache z0-data

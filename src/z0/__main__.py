@@ -1,0 +1,3 @@
+from z0.cli import main
+
+main()

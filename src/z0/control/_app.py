@@ -1,0 +1,76 @@
+"""Builds the control API: every route under `/client/v4`, every error as a v4 envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import z0
+from z0.control import accounts, namespaces, scripts, tenants, tokens
+from z0.control._envelope import error_response
+from z0.errors import Unauthenticated, Z0Error
+from z0.registry import Registry
+from z0.settings import Settings
+
+__all__ = ["API_PREFIX", "create_control_app"]
+
+API_PREFIX = "/client/v4"
+logger = logging.getLogger("z0.control")
+
+
+def create_control_app(registry: Registry, settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="z0 control API",
+        version=z0.__version__,
+        description="Cloudflare API v4 paths and envelope for dispatch namespaces and scripts, and z0's "
+        "own tenants, gateway keys and API tokens. Authenticate with 'Authorization: Bearer <token>'.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.registry = registry
+    app.state.settings = settings
+    for module in (accounts, namespaces, scripts, tenants, tokens):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_exception_handler(Z0Error, _z0_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+async def _z0_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Z0Error)
+    headers = {"www-authenticate": 'Bearer realm="z0"'} if isinstance(exc, Unauthenticated) else None
+    return error_response(exc.status, exc.code, exc.message, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return error_response(400, 10001, "Invalid request: " + "; ".join(problems))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(
+            404, 7003, f"Could not route to {request.url.path}, perhaps your object identifier is invalid?"
+        )
+    if exc.status_code == 405:
+        return error_response(405, 10405, f"Method {request.method} not allowed for {request.url.path}.")
+    return error_response(exc.status_code, 10000 + exc.status_code, str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        500, 10002, "Internal error: z0 could not complete the request; see the server log."
+    )

@@ -1,0 +1,41 @@
+"""The registry: namespaces, scripts, versions, tenants, keys and tokens, on SQLite or PostgreSQL."""
+
+from z0.registry._credentials import API_TOKEN_PREFIX, ENV_TOKEN_ID, GATEWAY_KEY_PREFIX, hash_secret
+from z0.registry._db import create_registry_engine, migrate
+from z0.registry._records import (
+    Account,
+    ApiToken,
+    Module,
+    ModuleInfo,
+    Namespace,
+    Script,
+    ScriptUpload,
+    ScriptVersion,
+    Tenant,
+    TenantKey,
+    TenantLimits,
+    TenantStatus,
+)
+from z0.registry._registry import Registry
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "ENV_TOKEN_ID",
+    "GATEWAY_KEY_PREFIX",
+    "Account",
+    "ApiToken",
+    "Module",
+    "ModuleInfo",
+    "Namespace",
+    "Registry",
+    "Script",
+    "ScriptUpload",
+    "ScriptVersion",
+    "Tenant",
+    "TenantKey",
+    "TenantLimits",
+    "TenantStatus",
+    "create_registry_engine",
+    "hash_secret",
+    "migrate",
+]

@@ -1,0 +1,198 @@
+"""The registry's tables (SQLAlchemy Core). Migrations in `migrations/versions` create exactly these;
+`tests/registry/test_migrations.py` checks that they agree on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "UTCDateTime",
+    "accounts",
+    "api_tokens",
+    "blobs",
+    "metadata",
+    "namespaces",
+    "registry_state",
+    "script_tags",
+    "script_versions",
+    "scripts",
+    "tenant_keys",
+    "tenants",
+    "version_modules",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (SQLite has no time zones), always handed back aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("z0 stores only aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# One row: bumped by every registry write, so that every process sees a change within a poll.
+registry_state = Table(
+    "registry_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("change_counter", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_on", UTCDateTime, nullable=False),
+)
+
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("modified_on", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("modified_by", String(64), nullable=True),
+)
+
+scripts = Table(
+    "scripts",
+    metadata,
+    Column("namespace_id", String(36), ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("tenant_id", String(40), nullable=True, index=True),
+    Column("current_version_id", String(36), nullable=False),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("modified_on", UTCDateTime, nullable=False),
+)
+
+script_tags = Table(
+    "script_tags",
+    metadata,
+    Column("namespace_id", String(36), primary_key=True),
+    Column("script_name", String(63), primary_key=True),
+    Column("tag", String(256), primary_key=True),
+    ForeignKeyConstraint(
+        ["namespace_id", "script_name"],
+        ["scripts.namespace_id", "scripts.name"],
+        ondelete="CASCADE",
+        name="fk_script_tags_script",
+    ),
+    Index("ix_script_tags_namespace_id_tag", "namespace_id", "tag"),
+)
+
+script_versions = Table(
+    "script_versions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("namespace_id", String(36), nullable=False),
+    Column("script_name", String(63), nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("main_module", String(255), nullable=False),
+    Column("format", String(16), nullable=False),  # "modules" or "service-worker"
+    Column("metadata_json", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_on", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["namespace_id", "script_name"],
+        ["scripts.namespace_id", "scripts.name"],
+        ondelete="CASCADE",
+        name="fk_script_versions_script",
+    ),
+    Index("ix_script_versions_namespace_id_script_name", "namespace_id", "script_name", "created_on"),
+)
+
+# Module contents by SHA-256: many tenants deploying one template store it once.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+version_modules = Table(
+    "version_modules",
+    metadata,
+    Column("version_id", String(36), ForeignKey("script_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("blob_sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("limits_json", Text, nullable=False),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("modified_on", UTCDateTime, nullable=False),
+)
+
+tenant_keys = Table(
+    "tenant_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("revoked_on", UTCDateTime, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=True, index=True),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("revoked_on", UTCDateTime, nullable=True),
+)

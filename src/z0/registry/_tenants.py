@@ -1,0 +1,134 @@
+"""Tenants: id, account, status and limits. Deleting one is a soft delete; its records stay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from z0.errors import Conflict, InvalidRequest, TenantNotFound
+from z0.names import validate_tenant_id
+from z0.registry._db import Database, utcnow
+from z0.registry._records import Tenant, TenantLimits, TenantStatus
+from z0.registry._tables import tenant_keys, tenants
+
+__all__ = ["TenantStore", "tenant_row"]
+
+
+class TenantStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        tenant_id: str,
+        *,
+        account_id: str | None = None,
+        status: TenantStatus = TenantStatus.ACTIVE,
+        limits: TenantLimits | None = None,
+    ) -> Tenant:
+        validate_tenant_id(tenant_id)
+        if status is TenantStatus.DELETED:
+            raise InvalidRequest("A tenant is created active or suspended, not deleted.")
+        now = utcnow()
+        tenant = Tenant(
+            id=tenant_id,
+            account_id=account_id or f"acct_{tenant_id}",
+            status=status,
+            limits=limits or TenantLimits(),
+            created_on=now,
+            modified_on=now,
+        )
+        try:
+            with self._db.write() as connection:
+                connection.execute(
+                    insert(tenants).values(
+                        id=tenant.id,
+                        account_id=tenant.account_id,
+                        status=tenant.status.value,
+                        limits_json=json.dumps(tenant.limits.as_dict()),
+                        created_on=now,
+                        modified_on=now,
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"Tenant {tenant_id!r} already exists (deleted tenants keep their id).") from exc
+        return tenant
+
+    def get(self, tenant_id: str) -> Tenant:
+        with self._db.read() as connection:
+            return _tenant(tenant_row(connection, tenant_id))
+
+    def list(self, *, status: TenantStatus | None = None) -> list[Tenant]:
+        query = select(tenants).order_by(tenants.c.id)
+        if status is None:
+            query = query.where(tenants.c.status != TenantStatus.DELETED.value)
+        else:
+            query = query.where(tenants.c.status == status.value)
+        with self._db.read() as connection:
+            return [_tenant(row) for row in connection.execute(query).mappings()]
+
+    def update(
+        self,
+        tenant_id: str,
+        *,
+        status: TenantStatus | None = None,
+        limits: Mapping[str, int | None] | None = None,
+    ) -> Tenant:
+        """Sets the status (active or suspended) and/or the limits given; other limits stay."""
+        if status is TenantStatus.DELETED:
+            raise InvalidRequest("Delete a tenant with DELETE, not by setting its status.")
+        with self._db.write() as connection:
+            row = tenant_row(connection, tenant_id, for_update=True)
+            if row["status"] == TenantStatus.DELETED.value:
+                raise Conflict(f"Tenant {tenant_id!r} is deleted and cannot be changed.")
+            values: dict[str, Any] = {"modified_on": utcnow()}
+            if status is not None:
+                values["status"] = status.value
+            if limits is not None:
+                merged = {**json.loads(row["limits_json"]), **limits}
+                values["limits_json"] = json.dumps(TenantLimits(**merged).as_dict())
+            connection.execute(update(tenants).where(tenants.c.id == tenant_id).values(**values))
+            return _tenant(tenant_row(connection, tenant_id))
+
+    def delete(self, tenant_id: str) -> Tenant:
+        """Soft delete: the tenant stays, marked deleted; its gateway keys are revoked."""
+        now = utcnow()
+        with self._db.write() as connection:
+            tenant_row(connection, tenant_id, for_update=True)
+            connection.execute(
+                update(tenants)
+                .where(tenants.c.id == tenant_id)
+                .values(status=TenantStatus.DELETED.value, modified_on=now)
+            )
+            connection.execute(
+                update(tenant_keys)
+                .where(tenant_keys.c.tenant_id == tenant_id, tenant_keys.c.revoked_on.is_(None))
+                .values(revoked_on=now)
+            )
+            return _tenant(tenant_row(connection, tenant_id))
+
+
+def tenant_row(connection: Connection, tenant_id: str, *, for_update: bool = False) -> RowMapping:
+    query = select(tenants).where(tenants.c.id == tenant_id)
+    if for_update:
+        query = query.with_for_update()
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        raise TenantNotFound(f"Tenant {tenant_id!r} was not found.")
+    return row
+
+
+def _tenant(row: RowMapping) -> Tenant:
+    return Tenant(
+        id=row["id"],
+        account_id=row["account_id"],
+        status=TenantStatus(row["status"]),
+        limits=TenantLimits(**json.loads(row["limits_json"])),
+        created_on=row["created_on"],
+        modified_on=row["modified_on"],
+    )

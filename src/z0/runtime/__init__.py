@@ -1,0 +1,1 @@
+"""The runtime: tenant Workers in their own QuickJS isolates."""

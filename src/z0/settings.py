@@ -1,0 +1,91 @@
+"""One settings object, from command-line flags, then `Z0_*` environment variables, then a TOML file.
+
+[z0]                                   # or the same keys at the top level
+data_dir = "/var/lib/z0"
+api_port = 8788
+database_url = "postgresql+psycopg://z0@db/z0"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["DEFAULT_NAMESPACES", "Settings"]
+
+DEFAULT_NAMESPACES = ("z0-prod-tenants", "z0-staging-tenants", "z0-dev-tenants")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="Z0_", extra="forbid")
+
+    data_dir: Path = Field(Path("z0-data"), description="Where the embedded SQLite files live.")
+    host: str = Field("127.0.0.1", description="The address both servers listen on.")
+    gateway_port: int = Field(8787, ge=0, le=65535)
+    api_port: int = Field(8788, ge=0, le=65535)
+    account_id: str | None = Field(None, description="The account id to create on first start.")
+    api_token: SecretStr | None = Field(
+        None, description="An operator API token to accept (else one is made on first start)."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the registry; default: SQLite under data_dir."
+    )
+    max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest script upload accepted.")
+
+    @field_validator("account_id")
+    @classmethod
+    def _account_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not (1 <= len(value) <= 64 and value.isalnum() and value.isascii()):
+            raise ValueError("an account id is 1 to 64 ASCII letters and digits")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **flags: Any) -> Settings:
+        """Flags given (not None) win over the environment, which wins over the file."""
+        given = {key: value for key, value in flags.items() if value is not None}
+        settings = cls(**given)
+        if config_file is None:
+            return settings
+        from_file = _read_toml(config_file)
+        from_env_or_flags = settings.model_fields_set
+        merged = {key: value for key, value in from_file.items() if key not in from_env_or_flags}
+        return cls.model_validate({**settings.model_dump(exclude_unset=True), **merged})
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'z0.sqlite3').resolve()}"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as exc:
+        raise ValueError(f"Cannot read the settings file {path}: {exc.strerror}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"The settings file {path} is not valid TOML: {exc}.") from exc
+    section = document.get("z0", document)
+    if not isinstance(section, dict):
+        raise ValueError(f"The settings file {path} has a [z0] entry that is not a table.")
+    return dict(section)
