@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-__all__ = ["Envelope", "ErrorItem", "PagedEnvelope", "ResultInfo", "error_response", "ok"]
+__all__ = ["Envelope", "ErrorItem", "PagedEnvelope", "ResultInfo", "error_response", "list_response", "ok"]
 
 T = TypeVar("T")
 
@@ -42,6 +43,11 @@ def ok(result: Any = None, *, result_info: ResultInfo | None = None) -> dict[str
     if result_info is not None:
         envelope["result_info"] = result_info
     return envelope
+
+
+def list_response(items: list[Any], result_info: ResultInfo | None = None) -> JSONResponse:
+    """A list answer; `result_info` appears only when a page was asked for."""
+    return JSONResponse(jsonable_encoder(ok(items, result_info=result_info)))
 
 
 def error_response(

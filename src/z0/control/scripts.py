@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from z0.control._auth import AccountId, Caller, registry_of
-from z0.control._envelope import Envelope, PagedEnvelope, ResultInfo, ok
+from z0.control._envelope import Envelope, PagedEnvelope, ResultInfo, list_response, ok
 from z0.control._multipart import multipart_body, read_upload
 from z0.control._schemas import NamespaceScriptOut, ScriptUploadOut, VersionOut
 from z0.names import parse_tag_filter
@@ -79,7 +79,6 @@ async def upload_script(
 @router.get(
     "",
     response_model=PagedEnvelope[list[NamespaceScriptOut]],
-    response_model_exclude_unset=True,
     summary="List scripts, optionally by tag",
 )
 def list_scripts(
@@ -98,12 +97,12 @@ def list_scripts(
         tenant_id=caller.tenant_id,
     )
     if page is None and per_page is None:
-        return ok([NamespaceScriptOut.of(script) for script in found])
+        return list_response([NamespaceScriptOut.of(script) for script in found])
     page, per_page = page or 1, per_page or 100
     window = found[(page - 1) * per_page : page * per_page]
-    return ok(
+    return list_response(
         [NamespaceScriptOut.of(script) for script in window],
-        result_info=ResultInfo(page=page, per_page=per_page, count=len(window), total_count=len(found)),
+        ResultInfo(page=page, per_page=per_page, count=len(window), total_count=len(found)),
     )
 
 

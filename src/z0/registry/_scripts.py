@@ -49,7 +49,6 @@ class ScriptStore:
     def put(
         self, account_id: str, namespace: str, upload: ScriptUpload, *, acting_tenant: str | None = None
     ) -> Script:
-        now = utcnow()
         version_id = str(uuid.uuid4())
         new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
         owner_if_new = script_owner(upload.name, new_tags or [])
@@ -58,6 +57,7 @@ class ScriptStore:
         module_rows, blob_rows = _module_rows(version_id, upload.modules)
         with self._db.write() as connection:
             ns_id = _namespace_id(connection, account_id, namespace)
+            provisional = utcnow()
             insert_ignoring_conflicts(
                 connection,
                 scripts,
@@ -67,14 +67,16 @@ class ScriptStore:
                         "name": upload.name,
                         "tenant_id": owner_if_new,
                         "current_version_id": version_id,
-                        "created_on": now,
-                        "modified_on": now,
+                        "created_on": provisional,
+                        "modified_on": provisional,
                     }
                 ],
                 ["namespace_id", "name"],
             )
             row = _script_row(connection, ns_id, upload.name, for_update=True)
             assert row is not None
+            # Taken once the script's row is ours, so that versions are ordered as they commit.
+            now = utcnow()
             created = row["current_version_id"] == version_id
             if created:
                 owner = owner_if_new
@@ -94,7 +96,12 @@ class ScriptStore:
             connection.execute(
                 update(scripts)
                 .where(scripts.c.namespace_id == ns_id, scripts.c.name == upload.name)
-                .values(current_version_id=version_id, modified_on=now, tenant_id=owner)
+                .values(
+                    current_version_id=version_id,
+                    modified_on=now,
+                    tenant_id=owner,
+                    created_on=now if created else row["created_on"],
+                )
             )
             if new_tags is not None:
                 _replace_tags(connection, ns_id, upload.name, new_tags)
