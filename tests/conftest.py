@@ -187,11 +187,16 @@ def api_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def api(registry: Registry, api_settings: Settings) -> Iterator[Api]:
+def api(sqlite_url: str, api_settings: Settings) -> Iterator[Api]:
+    """The control API on a real SQLite file (the registry's own tests cover PostgreSQL)."""
+    registry = Registry.open(sqlite_url)
     boot = bootstrap(registry, api_settings)
     assert api_settings.api_token is not None
-    with TestClient(create_control_app(registry, api_settings), raise_server_exceptions=False) as client:
-        yield Api(client, registry, boot.account_id, api_settings.api_token.get_secret_value())
+    try:
+        with TestClient(create_control_app(registry, api_settings), raise_server_exceptions=False) as client:
+            yield Api(client, registry, boot.account_id, api_settings.api_token.get_secret_value())
+    finally:
+        registry.close()
 
 
 # z0 serve as a real process

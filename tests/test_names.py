@@ -56,7 +56,7 @@ def test_owner_from_tag_or_name() -> None:
     assert script_owner("tenant_abc-webhook", ["tenant_id:tenant_abc"]) == "tenant_abc"
     assert script_owner("my-worker", ["tenant_id:tenant_xyz", "plan:pro"]) == "tenant_xyz"
     assert script_owner("my-worker", ["plan:pro"]) is None
-    with pytest.raises(OwnershipMismatch, match="tenant_abc.*tenant_xyz"):
+    with pytest.raises(OwnershipMismatch, match=r"tenant_abc.*tenant_xyz"):
         script_owner("tenant_abc", ["tenant_id:tenant_xyz"])
     with pytest.raises(InvalidName, match="more than one tenant"):
         script_owner("my-worker", ["tenant_id:a", "tenant_id:b"])
