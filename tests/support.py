@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ class LiveServer:
     token: str = ""
     lines: list[str] = field(default_factory=list)
     stderr_lines: list[str] = field(default_factory=list)
+    readers: list[threading.Thread] = field(default_factory=list)
 
     @property
     def api_base(self) -> str:
@@ -43,7 +43,15 @@ class LiveServer:
                 self.process.kill()
                 self.process.wait()
                 raise AssertionError("z0 serve did not stop within its timeout") from None
+        self.close_pipes()
         return self.process.returncode
+
+    def close_pipes(self) -> None:
+        for reader in self.readers:
+            reader.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def start_server(
@@ -86,14 +94,20 @@ def start_server(
         for line in process.stderr:
             server.stderr_lines.append(line.rstrip("\n"))
 
-    threading.Thread(target=read_stdout, daemon=True).start()
-    threading.Thread(target=read_stderr, daemon=True).start()
+    server.readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=read_stderr, daemon=True),
+    ]
+    for reader in server.readers:
+        reader.start()
     if not ready.wait(STARTUP_TIMEOUT):
         process.kill()
+        process.wait()
+        server.close_pipes()
         raise AssertionError("z0 serve did not start:\n" + "\n".join(server.stderr_lines))
     if expect_failure:
         process.wait(STARTUP_TIMEOUT)
-        time.sleep(0.1)
+        server.close_pipes()
         return server
     if process.poll() is not None:
         raise AssertionError("z0 serve exited:\n" + "\n".join(server.lines + server.stderr_lines))

@@ -112,10 +112,19 @@ def test_syntax_error_names_the_module_and_line() -> None:
         prepare({"main_module": "index.js"}, [part("index.js"), part("lib/b.js", broken)])
 
 
-@pytest.mark.parametrize("name", ["../escape.js", "/abs.js", "a//b.js", "./x.js", "a\\b.js"])
+@pytest.mark.parametrize("name", ["../escape.js", "/abs.js", "a//b.js", "lib/./x.js", "a\\b.js", "./"])
 def test_module_names_stay_relative(name: str) -> None:
     with pytest.raises(InvalidModule, match="Module name"):
         prepare({"main_module": "index.js"}, [part("index.js"), part(name)])
+
+
+def test_a_leading_dot_slash_is_dropped_as_imports_resolve_it() -> None:
+    upload = prepare(
+        {"main_module": "index.js"}, [part("index.js"), part("./lib/x.js", b"export const x = 1;")]
+    )
+    assert [m.name for m in upload.modules] == ["index.js", "lib/x.js"]
+    with pytest.raises(InvalidModule, match="more than once"):
+        prepare({"main_module": "index.js"}, [part("index.js"), part("./index.js")])
 
 
 def test_duplicate_modules_and_bad_names_are_refused() -> None:

@@ -11,6 +11,7 @@ z0 tokens create [--tenant T]|list|revoke
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -44,8 +45,9 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output keeps whole rows (no terminal width to fit): 200 columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 NamespaceOption = Annotated[
     str, typer.Option("--namespace", "-n", envvar="Z0_NAMESPACE", help="The dispatch namespace.")

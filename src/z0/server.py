@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -73,14 +74,15 @@ class Z0Server:
                     server_header=False,
                 )
             )
+            api_socket = _listen(settings.host, settings.api_port)
             self._servers = [api]
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-            tasks = [asyncio.create_task(server.serve()) for server in self._servers]
+            tasks = [asyncio.create_task(api.serve(sockets=[api_socket]))]
             try:
                 await self._wait_started(tasks)
-                self._print_banner(boot, api)
+                self._print_banner(boot, api_socket.getsockname()[1])
                 await asyncio.gather(*tasks)
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
@@ -94,15 +96,12 @@ class Z0Server:
             if done:
                 self.stop()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                raise ServeError(
-                    f"z0 could not listen on {self.settings.host}:{self.settings.api_port}: "
-                    "see the error above; is another z0 running?"
-                )
+                raise ServeError("z0 could not start its servers: see the error above.")
             await asyncio.sleep(0.01)
 
-    def _print_banner(self, boot: Bootstrap, api: _Server) -> None:
+    def _print_banner(self, boot: Bootstrap, api_port: int) -> None:
         settings = self.settings
-        api_url = f"http://{_url_host(settings.host)}:{_bound_port(api)}{API_PREFIX}"
+        api_url = f"http://{_url_host(settings.host)}:{api_port}{API_PREFIX}"
         storage = (
             f"SQLite in {settings.data_dir.resolve()}" if settings.uses_embedded_database else "database URL"
         )
@@ -117,12 +116,21 @@ class Z0Server:
         print("\n".join(lines), file=self._out, flush=True)
 
 
-def _bound_port(server: uvicorn.Server) -> int:
-    for listener in server.servers:
-        for sock in listener.sockets:
-            port: int = sock.getsockname()[1]
-            return port
-    raise ServeError("The server started without a listening socket.")
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound here so that a taken port is one clear error before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(
+            f"z0 could not listen on {host}:{port}: {exc.strerror}. Is another z0 running?"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def _url_host(host: str) -> str:

@@ -101,6 +101,7 @@ def prepare_upload(
     if not main:
         raise InvalidMetadata("metadata names no main_module (or body_part for a service-worker script).")
     service_worker = metadata.main_module is None
+    main = _check_module_name(main)
     names = [binding.name for binding in metadata.bindings]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -147,6 +148,10 @@ def _content_type_of(modules: Sequence[Module], name: str) -> str:
 
 
 def _check_module_name(name: str) -> str:
+    """A module's name as the linker resolves it: a relative path; a leading './' (wrangler sends
+    './{hash}-add.wasm') is dropped, as import specifiers resolve to the same module."""
+    while name.startswith("./"):
+        name = name[2:]
     segments = name.split("/")
     if (
         not name
