@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 WRANGLER_VERSION := 4.80.0
 WRANGLER := .cache/wrangler/node_modules/.bin/wrangler
+LINT_PATHS := src tests $(wildcard bench)
 
 .PHONY: run test lint format clean
 
@@ -32,13 +33,13 @@ run: $(VENV)/.installed-run
 	$(BIN)/z0 serve $(ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
 
 test: lint $(WRANGLER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
