@@ -48,18 +48,17 @@ class ScriptRole:
 
 
 def validate_script_name(name: str) -> str:
-    if not _WORKER_NAME.fullmatch(name):
-        raise InvalidName(
-            f"Script name {name!r} is invalid: use lowercase letters, digits, '-' and '_', "
-            "at most 63 characters, not starting or ending with '-'."
-        )
-    return name
+    return _worker_name("Script", name)
 
 
 def validate_namespace_name(name: str) -> str:
+    return _worker_name("Namespace", name)
+
+
+def _worker_name(what: str, name: str) -> str:
     if not _WORKER_NAME.fullmatch(name):
         raise InvalidName(
-            f"Namespace name {name!r} is invalid: use lowercase letters, digits, '-' and '_', "
+            f"{what} name {name!r} is invalid: use lowercase letters, digits, '-' and '_', "
             "at most 63 characters, not starting or ending with '-'."
         )
     return name
