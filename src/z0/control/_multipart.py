@@ -33,7 +33,7 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[str | bytes | N
     except PayloadTooLarge:
         raise
     except Exception as exc:  # starlette reports malformed bodies with its own exception types
-        raise InvalidRequest(f"The multipart body could not be read: {exc}.") from exc
+        raise InvalidRequest(f"The multipart body could not be read: {getattr(exc, 'detail', exc)}.") from exc
     metadata: str | bytes | None = None
     parts: list[UploadPart] = []
     try:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from z0.control._auth import AccountId, Caller, registry_of
 from z0.control._envelope import Envelope, ok
 from z0.control._schemas import AccountOut
-from z0.errors import ScriptNotFound
+from z0.errors import Forbidden, ScriptNotFound
 
 __all__ = ["router"]
 
@@ -23,7 +23,8 @@ router = APIRouter(tags=["accounts"])
 
 def _account(request: Request, caller_account: str) -> AccountOut:
     account = registry_of(request).namespaces.account()
-    assert account is not None and account.id == caller_account
+    if account is None or account.id != caller_account:
+        raise Forbidden("Unauthorized to access requested resource: this token belongs to another account.")
     return AccountOut(id=account.id, name=f"z0 account {account.id}", created_on=account.created_on)
 
 
