@@ -1,0 +1,374 @@
+// z0-api: host
+// always: true
+// provides: console, setTimeout, clearTimeout, setInterval, clearInterval, addEventListener, removeEventListener
+/*
+ * Binding contract (host <-> isolate). The host calls one function, __z0.entry(command, a, b):
+ *   "setup", {env}                       once, before the tenant's code: env holds the plain vars
+ *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main)})
+ *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
+ *   "dispatch", {id, method, url, headers, seed}, bodyLatin1   starts a request
+ *   "begin", {id}                         a request context without a handler (tests)
+ *   "take"                       -> JSON  {ops, response, done, logs, error}
+ *   "body"                       -> str   the response body, latin-1, NUL written as U+0100
+ *   "resolve", [{id, ok, value, error}]   results of host ops
+ *   "lazy", name, exports                 a lazy file's exports (see __z0.lazy)
+ *   "end"                                 forget the request (after done, or when the host gives up)
+ * A host op is {id, op, ...args}; the host performs it and resolves it by id.
+ */
+const { defineProperty, keys: objectKeys, create: objectCreate, freeze } = Object;
+const { stringify: jsonStringify, parse: jsonParse } = JSON;
+const { apply: reflectApply } = Reflect;
+const PromiseCtor = Promise;
+const promiseThen = Promise.prototype.then;
+const fromCharCode = String.fromCharCode;
+const ErrorCtor = Error;
+
+__z0.define = function (target, props) {
+  for (const name of objectKeys(props)) {
+    defineProperty(target, name, { value: props[name], writable: true, configurable: true, enumerable: false });
+  }
+};
+
+__z0.latin1ToBytes = function (s) {
+  const n = s.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
+  return out;
+};
+
+__z0.bytesToLatin1 = function (bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += reflectApply(fromCharCode, null, bytes.subarray(i, i + 8192));
+  }
+  return s;
+};
+
+let current = null;
+let nextOpId = 1;
+let bootState = { state: "pending", handlers: [], error: null };
+let handlers = null;
+const fetchListeners = [];
+const lazyExports = objectCreate(null);
+const timers = new Map();
+let nextTimerId = 1;
+
+function errorInfo(error) {
+  if (error !== null && typeof error === "object") {
+    let name = "Error";
+    let message = "";
+    let stack = "";
+    try { name = String(error.name); } catch (e) {}
+    try { message = String(error.message); } catch (e) {}
+    try { stack = String(error.stack || ""); } catch (e) {}
+    return { name, message, stack };
+  }
+  let text;
+  try { text = String(error); } catch (e) { text = "(unprintable value)"; }
+  return { name: "Error", message: "Uncaught " + text, stack: "" };
+}
+
+__z0.lazy = function (name) {
+  const exports = lazyExports[name];
+  if (exports !== undefined) return exports;
+  if (current !== null) current.missing.push(name);
+  throw new TypeError("z0 loads '" + name + "' on first use; this request will run again.");
+};
+
+__z0.hostOp = function (op, args) {
+  const request = current;
+  if (request === null) {
+    throw new TypeError(
+      "Some functionality, such as asynchronous I/O, fetch, timers, cannot be performed at global scope " +
+        "or outside a request. Move it into a handler."
+    );
+  }
+  const id = nextOpId++;
+  const message = { id, op };
+  if (args) for (const key of objectKeys(args)) message[key] = args[key];
+  request.ops.push(message);
+  return new PromiseCtor((resolve, reject) => request.pending.set(id, { resolve, reject }));
+};
+
+function track(promise) {
+  const request = current;
+  if (request === null) return;
+  request.waitUntil++;
+  reflectApply(promiseThen, PromiseCtor.resolve(promise), [
+    () => { request.waitUntil--; },
+    (error) => {
+      request.waitUntil--;
+      request.logs.push({ level: "error", message: "Uncaught (in waitUntil) " + describe(error) });
+    },
+  ]);
+}
+
+// Timers
+
+function startTimer(callback, ms, args, repeat) {
+  if (typeof callback !== "function") {
+    throw new TypeError("The callback provided as parameter 1 is not a function.");
+  }
+  const request = current;
+  const id = nextTimerId++;
+  const delay = Math.max(0, Number(ms) || 0);
+  const timer = { request, repeat };
+  timers.set(id, timer);
+  const arm = () => {
+    reflectApply(promiseThen, __z0.hostOp("timer", { ms: delay }), [
+      () => {
+        if (!timers.has(id) || current !== request) return;
+        if (!repeat) timers.delete(id);
+        try { reflectApply(callback, globalThis, args); }
+        catch (error) { request.logs.push({ level: "error", message: "Uncaught " + describe(error) }); }
+        if (repeat && timers.has(id)) arm();
+      },
+      () => { timers.delete(id); },
+    ]);
+  };
+  arm();
+  return id;
+}
+
+function setTimeout(callback, ms, ...args) { return startTimer(callback, ms, args, false); }
+function setInterval(callback, ms, ...args) { return startTimer(callback, ms, args, true); }
+function clearTimeout(id) { timers.delete(Number(id)); }
+
+// console: captured per request, with its level; printed by the host with the request id.
+
+function describe(value, depth) {
+  depth = depth || 0;
+  if (typeof value === "string") return depth ? jsonStringify(value) : value;
+  if (value === null || value === undefined || typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  if (typeof value === "bigint") return value + "n";
+  if (typeof value === "symbol" || typeof value === "function") {
+    try { return typeof value === "function" ? "[Function " + (value.name || "(anonymous)") + "]" : value.toString(); }
+    catch (e) { return "[" + typeof value + "]"; }
+  }
+  if (value instanceof ErrorCtor) {
+    const info = errorInfo(value);
+    return info.stack ? info.name + ": " + info.message + "\n" + info.stack : info.name + ": " + info.message;
+  }
+  if (depth > 2) return "[Object]";
+  try {
+    if (Array.isArray(value)) return "[ " + value.slice(0, 100).map((v) => describe(v, depth + 1)).join(", ") + " ]";
+    const names = objectKeys(value).slice(0, 100);
+    const tag = value.constructor && value.constructor.name && value.constructor.name !== "Object"
+      ? value.constructor.name + " " : "";
+    return tag + "{ " + names.map((k) => k + ": " + describe(value[k], depth + 1)).join(", ") + " }";
+  } catch (e) {
+    return "[object]";
+  }
+}
+
+const bootLogs = [];
+function log(level) {
+  return function (...args) {
+    const line = { level, message: args.map((a) => describe(a)).join(" ") };
+    if (current !== null) current.logs.push(line);
+    else if (bootLogs.length < 100) bootLogs.push(line);
+  };
+}
+const console = {};
+for (const [name, level] of [["log", "log"], ["info", "info"], ["warn", "warn"], ["error", "error"],
+  ["debug", "debug"], ["trace", "debug"]]) {
+  console[name] = log(level);
+}
+
+// Service-worker format: addEventListener("fetch", listener)
+
+function addEventListener(type, listener) {
+  if (type === "fetch" && (typeof listener === "function" || (listener && typeof listener.handleEvent === "function"))) {
+    fetchListeners.push(listener);
+  }
+}
+function removeEventListener(type, listener) {
+  const at = fetchListeners.indexOf(listener);
+  if (type === "fetch" && at >= 0) fetchListeners.splice(at, 1);
+}
+
+// Requests
+
+function newRequestState(id) {
+  return { id, ops: [], pending: new Map(), logs: [], waitUntil: 0, response: null, responded: false,
+    body: null, error: null, missing: [], finished: false };
+}
+
+function respondWith(request, value) {
+  reflectApply(promiseThen, PromiseCtor.resolve(value), [
+    (response) => {
+      if (typeof Response === "undefined" || !(response instanceof Response)) {
+        throw new TypeError("The handler did not return a Response (got " + describe(response) + ").");
+      }
+      return reflectApply(promiseThen, __z0.responseToHost(response), [(out) => {
+        request.body = out.body;
+        out.body = undefined;
+        request.response = out;
+        request.responded = true;
+      }]);
+    },
+    undefined,
+  ]).then(undefined, (error) => {
+    request.error = errorInfo(error);
+    request.responded = true;
+  });
+}
+
+// request.js overrides this: the tenant's Request from the host's {method, url, headers} and body bytes.
+__z0.requestFromHost = function (meta, bodyLatin1) {
+  const init = { method: meta.method, headers: meta.headers };
+  if (bodyLatin1 && meta.method !== "GET" && meta.method !== "HEAD") init.body = __z0.latin1ToBytes(bodyLatin1);
+  return new Request(meta.url, init);
+};
+
+// response.js overrides this: the status, headers and body of a Response, for the host.
+__z0.responseToHost = function (response) {
+  return reflectApply(promiseThen, response.arrayBuffer(), [(buffer) => ({
+    status: response.status,
+    statusText: response.statusText,
+    headers: [...response.headers],
+    body: __z0.bytesToLatin1(new Uint8Array(buffer)),
+  })]);
+};
+
+function dispatch(meta, bodyLatin1) {
+  if (bootState.state !== "ok") throw new TypeError("z0: the script is not ready (" + bootState.state + ").");
+  const request = newRequestState(meta.id);
+  current = request;
+  if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(meta.seed);
+  try {
+    const req = __z0.requestFromHost(meta, bodyLatin1);
+    const ctx = freeze({
+      waitUntil: (promise) => track(promise),
+      passThroughOnException: () => {},
+      props: freeze({}),
+    });
+    if (handlers !== null) {
+      respondWith(request, reflectApply(handlers.fetch, handlers, [req, __z0.env || {}, ctx]));
+    } else {
+      let responded = null;
+      const event = {
+        type: "fetch",
+        request: req,
+        respondWith(value) {
+          if (responded !== null) throw new TypeError("respondWith() was already called.");
+          responded = value;
+        },
+        waitUntil: (promise) => track(promise),
+        passThroughOnException: () => {},
+      };
+      for (const listener of fetchListeners) {
+        if (typeof listener === "function") listener.call(globalThis, event);
+        else listener.handleEvent(event);
+      }
+      if (responded === null) throw new TypeError("No fetch listener called event.respondWith().");
+      respondWith(request, responded);
+    }
+  } catch (error) {
+    request.error = errorInfo(error);
+    request.responded = true;
+  }
+}
+
+function take() {
+  const request = current;
+  if (request === null) return jsonStringify({ ops: [], response: null, done: true, logs: [], error: null });
+  const ops = request.ops;
+  request.ops = [];
+  const logs = request.logs;
+  request.logs = [];
+  let response = null;
+  if (request.response !== null && !request.finished) {
+    response = request.response;
+    request.finished = true;
+  }
+  const failed = request.error !== null;
+  const done = request.responded && request.waitUntil === 0 && (failed || request.finished);
+  const out = { ops, response, done, logs, error: request.error, missing: request.missing };
+  if (failed) request.error = null;
+  return jsonStringify(out);
+}
+
+function settle(results) {
+  const request = current;
+  if (request === null) return;
+  for (const result of results) {
+    const waiter = request.pending.get(result.id);
+    if (waiter === undefined) continue;
+    request.pending.delete(result.id);
+    if (result.ok) waiter.resolve(result.value);
+    else waiter.reject(new ErrorCtor(String(result.error)));
+  }
+}
+
+function boot(linkFn) {
+  const link = {
+    start(defs, main) {
+      reflectApply(promiseThen, __z0.modules.instantiate(defs, main), [
+        (namespace) => {
+          const handler = namespace.default;
+          if (handler === null || typeof handler !== "object" && typeof handler !== "function") {
+            throw new TypeError("The main module has no default export; export default { fetch(request, env, ctx) {…} }.");
+          }
+          const names = [];
+          for (const name of ["fetch", "scheduled", "queue", "email", "tail", "trace"]) {
+            if (typeof handler[name] === "function") names.push(name);
+          }
+          if (typeof handler.fetch !== "function") {
+            throw new TypeError("The default export has no fetch handler; export default { fetch(request, env, ctx) {…} }.");
+          }
+          handlers = handler;
+          bootState = { state: "ok", handlers: names, error: null };
+        },
+        undefined,
+      ]).then(undefined, (error) => {
+        bootState = { state: "error", handlers: [], error: errorInfo(error) };
+      });
+    },
+    serviceWorker() {
+      if (fetchListeners.length === 0) {
+        bootState = { state: "error", handlers: [], error: errorInfo(
+          new TypeError("The script adds no fetch event listener: addEventListener('fetch', (event) => event.respondWith(…)).")) };
+      } else {
+        bootState = { state: "ok", handlers: ["fetch"], error: null };
+      }
+    },
+  };
+  try {
+    linkFn(link);
+  } catch (error) {
+    bootState = { state: "error", handlers: [], error: errorInfo(error) };
+  }
+}
+
+__z0.entry = function (command, a, b) {
+  switch (command) {
+    case "setup": {
+      __z0.env = jsonParse(a).env || {};
+      return undefined;
+    }
+    case "boot": return boot(a);
+    case "bootState": {
+      const state = bootState;
+      return jsonStringify({ state: state.state, handlers: state.handlers, error: state.error, logs: bootLogs.splice(0) });
+    }
+    case "dispatch": return dispatch(jsonParse(a), b);
+    case "begin": current = newRequestState(jsonParse(a).id); return undefined;
+    case "take": return take();
+    case "body": {
+      const body = current !== null ? current.body : null;
+      if (current !== null) current.body = null;
+      return body === null || body === undefined ? "" : body.replaceAll("\0", "\u0100");
+    }
+    case "resolve": return settle(jsonParse(a));
+    case "lazy": lazyExports[a] = b; return undefined;
+    case "end": current = null; timers.clear(); return undefined;
+    default: throw new TypeError("z0: unknown host command " + command);
+  }
+};
+
+__z0.define(globalThis, {
+  console, setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout, addEventListener, removeEventListener,
+});
