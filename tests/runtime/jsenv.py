@@ -44,9 +44,11 @@ class JsEnv:
         self.ctx.eval(
             "globalThis.__test_result = undefined;"
             f"(async () => {{ {body}\n}})().then("
-            "(v) => { globalThis.__test_result = JSON.stringify({ ok: true, value: v === undefined ? null : v }); },"
+            "(v) => { globalThis.__test_result = JSON.stringify("
+            "{ ok: true, value: v === undefined ? null : v }); },"
             "(e) => { globalThis.__test_result = JSON.stringify({ ok: false, name: String(e && e.name),"
-            " message: String(e && e.message !== undefined ? e.message : e), stack: String(e && e.stack || '') }); });"
+            " message: String(e && e.message !== undefined ? e.message : e),"
+            " stack: String(e && e.stack || '') }); });"
         )
         for _ in range(max_turns):
             while self.ctx.execute_pending_job():

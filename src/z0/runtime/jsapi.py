@@ -121,7 +121,8 @@ def _load_order(name: str) -> tuple[int, str]:
 
 def build_prelude(files: Iterable[ApiFile]) -> str:
     body = "\n".join(f"// ---- {api.name}\n{api.source}" for api in files)
-    return f'(function (globalThis) {{ "use strict";\nconst __z0 = {{}};\n{body}\nreturn __z0.entry;\n}})(globalThis)\n'
+    head = '(function (globalThis) { "use strict";\nconst __z0 = {};\n'
+    return f"{head}{body}\nreturn __z0.entry;\n}})(globalThis)\n"
 
 
 @functools.cache
