@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest script upload accepted.")
 
+    # Per-request limits, unless the tenant's own override them.
+    default_cpu_ms: int = Field(50, ge=1, le=300_000)
+    default_memory_mb: int = Field(128, ge=8, le=8192)
+    default_subrequests: int = Field(1000, ge=0)
+    # The runtime: executor processes and their isolates.
+    executors: int | None = Field(
+        None, ge=1, le=256, description="JS executor processes; default: one per CPU."
+    )
+    max_isolates: int = Field(1000, ge=1, description="Isolates kept per executor (least recently used go).")
+    executor_memory_mb: int = Field(1024, ge=16, description="Memory of all isolates of one executor.")
+    isolates_per_script: int = Field(4, ge=1, le=64, description="Concurrent isolates per script version.")
+    startup_cpu_ms: int = Field(400, ge=10, le=60_000, description="CPU limit of a script's top level.")
+
     @field_validator("account_id")
     @classmethod
     def _account_id_shape(cls, value: str | None) -> str | None:

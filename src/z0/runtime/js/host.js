@@ -3,7 +3,7 @@
 // provides: console, setTimeout, clearTimeout, setInterval, clearInterval, addEventListener, removeEventListener
 /*
  * Binding contract (host <-> isolate). The host calls one function, __z0.entry(command, a, b):
- *   "setup", {env}                       once, before the tenant's code: env holds the plain vars
+ *   "setup", {env, lineOffset}           once, before the tenant's code: env holds the plain vars
  *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main)})
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
  *   "dispatch", {id, method, url, headers, seed}, bodyLatin1   starts a request
@@ -346,7 +346,9 @@ function boot(linkFn) {
 __z0.entry = function (command, a, b) {
   switch (command) {
     case "setup": {
-      __z0.env = jsonParse(a).env || {};
+      const config = jsonParse(a);
+      __z0.env = config.env || {};
+      __z0.lineOffset = config.lineOffset || 0;
       return undefined;
     }
     case "boot": return boot(a);

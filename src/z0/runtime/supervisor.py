@@ -1,0 +1,642 @@
+"""The runtime as the gateway sees it: executor processes, routing, host ops, the watchdog.
+
+    runtime = Runtime(RuntimeConfig(executors=2))
+    await runtime.start()
+    response = await runtime.fetch(script, RuntimeRequest("GET", url, headers, b""), limits, request_id)
+
+Scripts are hashed to an executor and spill to the next when it is busy. The watchdog reads each
+executor's turn status; a turn past 1.5 times its CPU budget (a native built-in the engine cannot stop)
+gets the executor killed: that request answers `exceeded_cpu`, the executor is replaced, and each
+other request inside it runs again elsewhere if it made no host op with effects, else answers
+`executor_restarted`. The script that tripped the watchdog runs alone in a quarantine executor for
+a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import mmap
+import os
+import socket
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from z0.runtime.executor import STATUS
+from z0.runtime.hostops import HostOpError, HostOps, StandardHostOps
+from z0.runtime.limits import DEFAULT_LIMITS, Limits
+from z0.runtime.outcomes import Outcome, error_body, error_status
+from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, read_frame
+
+__all__ = [
+    "CheckResult",
+    "Completion",
+    "Runtime",
+    "RuntimeConfig",
+    "RuntimeRequest",
+    "RuntimeResponse",
+    "ScriptCode",
+    "ScriptStartError",
+]
+
+logger = logging.getLogger("z0.runtime")
+tenant_logger = logging.getLogger("z0.tenant")
+
+SUBREQUEST_OPS = frozenset({"fetch", "dispatch"})
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "log": logging.INFO,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    executors: int = max(1, os.cpu_count() or 1)
+    max_isolates: int = 1000  # per executor
+    max_memory_mb: int = 1024  # per executor, all its isolates
+    isolates_per_script: int = 4  # per script version, per executor
+    startup_cpu_ms: int = 400  # top-level evaluation of a script
+    spill_threshold: int = 8  # requests in flight on a script's executor before it spills to the next
+    wait_until_timeout_s: float = 30.0  # waitUntil work after the response
+    request_timeout_s: float = 300.0  # wall-clock, until the response
+    quarantine_s: float = 300.0
+    watchdog_interval_s: float = 0.005
+
+
+@dataclass(frozen=True)
+class ScriptCode:
+    """A script version ready to run: what executors evaluate, and how to read its stack traces."""
+
+    key: str  # unique per version, e.g. "{namespace_id}/{name}/{version_id}"
+    name: str  # for logs: "{namespace}/{script}"
+    prelude: str
+    linked_source: str
+    line_offset: int
+    setup: str = "{}"
+    map_stack: Callable[[str], str] = field(default=lambda stack: stack)
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "prelude": self.prelude,
+            "linked": self.linked_source,
+            "line_offset": self.line_offset,
+            "setup": self.setup,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeRequest:
+    method: str
+    url: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How a request ended, once its waitUntil work ended too."""
+
+    outcome: Outcome
+    cpu_ms: float
+    error: dict[str, str] | None
+    logs: list[dict[str, str]]
+
+
+@dataclass(slots=True)
+class RuntimeResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    request_id: str
+    outcome: Outcome | None  # None: the worker's own response; else the error z0 answered with
+    completion: asyncio.Future[Completion]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    handlers: list[str]
+    startup_ms: float
+    memory_bytes: int
+
+
+class ScriptStartError(Exception):
+    """A script whose top level throws, runs away or exports no fetch handler."""
+
+    def __init__(self, outcome: Outcome, message: str, stack: str = "") -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.stack = stack
+
+
+class _Executor:
+    """The gateway's end of one executor process."""
+
+    def __init__(self, index: int, generation: int) -> None:
+        self.index = index
+        self.generation = generation
+        self.process: asyncio.subprocess.Process | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+        self.inflight: set[int] = set()
+        self.alive = False
+        self.killed_rid: int | None = None
+        self._status: mmap.mmap | None = None
+        self._status_path: Path | None = None
+
+    async def start(self, config: RuntimeConfig, status_dir: Path) -> asyncio.StreamReader:
+        self._status_path = status_dir / f"executor-{self.index}-{self.generation}.status"
+        self._status_path.write_bytes(bytes(STATUS.size))
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "z0.runtime.executor",
+                "--fd", str(child.fileno()),
+                "--status", str(self._status_path),
+                "--max-isolates", str(config.max_isolates),
+                "--max-memory-mb", str(config.max_memory_mb),
+                "--isolates-per-script", str(config.isolates_per_script),
+                "--startup-ms", str(config.startup_cpu_ms),
+                pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            child.close()
+        reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        with open(self._status_path, "rb") as file:  # noqa: ASYNC230 (once, at start: a 32-byte file)
+            self._status = mmap.mmap(file.fileno(), STATUS.size, access=mmap.ACCESS_READ)
+        self.alive = True
+        return reader
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        if self.writer is not None and self.alive:
+            self.writer.write(encode_frame(header, payload))
+
+    def turn(self) -> tuple[int, int, int, int]:
+        """(active, rid, CPU clock at the turn's start in ns, budget in ns)."""
+        if self._status is None:
+            return (0, 0, 0, 0)
+        active, rid, started, budget = STATUS.unpack_from(self._status, 0)
+        return int(active), int(rid), int(started), int(budget)
+
+    def cpu_ns(self) -> int | None:
+        """The executor's main-thread CPU time, the same clock the executor's turn status uses."""
+        if self.process is None:
+            return None
+        try:
+            with open(f"/proc/{self.process.pid}/schedstat", "rb") as file:
+                return int(file.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kill(self) -> None:
+        self.alive = False
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    async def close(self) -> None:
+        self.alive = False
+        if self.writer is not None:
+            self.writer.close()
+        if self.process is not None:
+            try:
+                await asyncio.wait_for(self.process.wait(), 5)
+            except TimeoutError:
+                self.kill()
+                await self.process.wait()
+        if self._status is not None:
+            self._status.close()
+        if self._status_path is not None:
+            self._status_path.unlink(missing_ok=True)
+
+
+@dataclass(eq=False)
+class _Call:
+    rid: int
+    script: ScriptCode
+    request: RuntimeRequest
+    limits: Limits
+    request_id: str
+    expose_errors: bool
+    events: asyncio.Queue[tuple[dict[str, Any], bytes]]
+    first: asyncio.Future[RuntimeResponse]
+    completion: asyncio.Future[Completion]
+    executor: _Executor | None = None
+    effectful: bool = False
+    responded: bool = False
+    subrequests: int = 0
+    subrequests_exceeded: bool = False
+    replays: int = 0
+    op_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    logs: list[dict[str, str]] = field(default_factory=list)
+
+
+class Runtime:
+    def __init__(self, config: RuntimeConfig | None = None, host_ops: HostOps | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.host_ops: HostOps = host_ops or StandardHostOps()
+        self._executors: list[_Executor] = []
+        self._quarantine: _Executor | None = None
+        self._quarantined: dict[str, float] = {}
+        self._calls: dict[int, _Call] = {}
+        self._checks: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._checked_scripts: dict[int, str] = {}
+        self._rids = itertools.count(1)
+        self._generations = itertools.count(1)
+        self._status_dir = Path(tempfile.mkdtemp(prefix="z0-executors-"))
+        self._watchdog: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._restarting: dict[int, asyncio.Task[_Executor]] = {}
+        self._closing = False
+        self.restarts = 0
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        self._executors = list(await asyncio.gather(*(self._spawn(i) for i in range(self.config.executors))))
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
+        await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
+        for task in list(self._background):
+            task.cancel()
+        for call in list(self._calls.values()):
+            self._settle(call, Outcome.CANCELED, 0.0, None)
+        with contextlib.suppress(OSError):
+            self._status_dir.rmdir()
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _spawn(self, index: int) -> _Executor:
+        executor = _Executor(index, next(self._generations))
+        reader = await executor.start(self.config, self._status_dir)
+        executor.reader_task = asyncio.create_task(self._read(executor, reader))
+        return executor
+
+    def executor_pids(self) -> list[int]:
+        return [e.process.pid for e in self._executors if e.process is not None and e.alive]
+
+    # Requests
+
+    async def fetch(
+        self,
+        script: ScriptCode,
+        request: RuntimeRequest,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        request_id: str,
+        expose_errors: bool = False,
+    ) -> RuntimeResponse:
+        """Runs the script's fetch handler; returns once there is a response (waitUntil may go on:
+        `response.completion` resolves when everything has ended). Never raises for tenant errors."""
+        loop = asyncio.get_running_loop()
+        call = _Call(
+            rid=next(self._rids),
+            script=script,
+            request=request,
+            limits=limits,
+            request_id=request_id,
+            expose_errors=expose_errors,
+            events=asyncio.Queue(),
+            first=loop.create_future(),
+            completion=loop.create_future(),
+        )
+        self._calls[call.rid] = call
+        self._keep(asyncio.create_task(self._drive(call)))
+        return await call.first
+
+    async def check(self, script: ScriptCode, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
+        """Evaluates a new version's top level once, under the tenant's memory limit and the startup CPU
+        limit; raises ScriptStartError with the tenant's module and line when it cannot start."""
+        rid = next(self._rids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._checks[rid] = future
+        self._checked_scripts[rid] = script.name
+        executor = await self._route(script)
+        executor.send(
+            {"t": "check", "rid": rid, "key": script.key, "code": script.wire(), "limits": limits.as_dict()}
+        )
+        try:
+            answer = await asyncio.wait_for(future, self.config.startup_cpu_ms / 1000 * 4 + 10)
+        finally:
+            self._checks.pop(rid, None)
+            self._checked_scripts.pop(rid, None)
+        if not answer.get("ok"):
+            error = answer.get("error") or {}
+            stack = script.map_stack(error.get("stack", ""))
+            name, message = error.get("name", "Error"), error.get("message", "the script could not start")
+            raise ScriptStartError(Outcome(answer.get("outcome", "exception")), f"{name}: {message}", stack)
+        return CheckResult(answer["handlers"], answer["startup_ms"], answer.get("memory", 0))
+
+    def drop(self, key: str) -> None:
+        """Tells every executor to forget a version (a newer one was deployed)."""
+        for executor in self._executors:
+            executor.send({"t": "drop", "key": key})
+
+    async def _drive(self, call: _Call) -> None:
+        try:
+            await self._dispatch(call, await self._route(call.script))
+            timeout = self.config.request_timeout_s
+            while True:
+                try:
+                    header, payload = await asyncio.wait_for(call.events.get(), timeout)
+                except TimeoutError:
+                    self._cancel(call)
+                    return
+                kind = header["t"]
+                if kind == "need":
+                    assert call.executor is not None
+                    call.executor.send({"t": "load", "key": call.script.key, "code": call.script.wire()})
+                    self._send_fetch(call)
+                elif kind == "ops":
+                    self._perform(call, header["ops"])
+                elif kind == "response":
+                    self._respond(call, header, payload)
+                    timeout = self.config.wait_until_timeout_s
+                elif kind == "done":
+                    call.logs.extend(header.get("logs", []))
+                    self._finish(call, header)
+                    return
+                elif kind == "died" and not await self._after_death(call, header):
+                    return
+        except Exception:  # a z0 bug must not leave the client hanging
+            logger.exception("request %s failed inside the runtime", call.request_id)
+            self._settle(call, Outcome.EXCEPTION, 0.0, None)
+
+    async def _dispatch(self, call: _Call, executor: _Executor) -> None:
+        call.executor = executor
+        executor.inflight.add(call.rid)
+        self._send_fetch(call)
+
+    def _send_fetch(self, call: _Call) -> None:
+        assert call.executor is not None
+        request = call.request
+        meta = {
+            "id": call.request_id,
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
+            "seed": os.urandom(32).decode("latin-1"),
+        }
+        call.executor.send(
+            {
+                "t": "fetch",
+                "rid": call.rid,
+                "key": call.script.key,
+                "meta": meta,
+                "limits": call.limits.as_dict(),
+            },
+            request.body,
+        )
+
+    def _perform(self, call: _Call, ops: list[dict[str, Any]]) -> None:
+        for op in ops:
+            if op.get("op") in EFFECTFUL_OPS:
+                call.effectful = True
+            if op.get("op") in SUBREQUEST_OPS:
+                call.subrequests += 1
+                if call.subrequests > call.limits.subrequests:
+                    call.subrequests_exceeded = True
+                    self._result(
+                        call,
+                        op["id"],
+                        False,
+                        f"Too many subrequests (the limit is {call.limits.subrequests}).",
+                    )
+                    continue
+            task = asyncio.create_task(self._perform_one(call, op))
+            call.op_tasks.add(task)
+            task.add_done_callback(call.op_tasks.discard)
+
+    async def _perform_one(self, call: _Call, op: dict[str, Any]) -> None:
+        try:
+            value = await self.host_ops.perform(call.script, call.request_id, op)
+        except HostOpError as exc:
+            self._result(call, op["id"], False, str(exc))
+        except Exception:
+            logger.exception("host op %r failed for %s", op.get("op"), call.script.name)
+            self._result(call, op["id"], False, f"z0 failed to perform {op.get('op')!r}.")
+        else:
+            self._result(call, op["id"], True, value)
+
+    def _result(self, call: _Call, op_id: int, ok: bool, value: Any) -> None:
+        if call.executor is None or call.rid not in self._calls:
+            return
+        result = {"id": op_id, "ok": ok, "value": value} if ok else {"id": op_id, "ok": False, "error": value}
+        call.executor.send({"t": "result", "rid": call.rid, "results": [result]})
+
+    def _respond(self, call: _Call, header: dict[str, Any], body: bytes) -> None:
+        call.responded = True
+        call.logs.extend(header.get("logs", []))
+        if not call.first.done():
+            headers = [(str(name), str(value)) for name, value in header["headers"]]
+            call.first.set_result(
+                RuntimeResponse(header["status"], headers, body, call.request_id, None, call.completion)
+            )
+
+    def _finish(self, call: _Call, header: dict[str, Any]) -> None:
+        outcome = Outcome(header["outcome"])
+        if outcome is Outcome.EXCEPTION and call.subrequests_exceeded:
+            outcome = Outcome.EXCEEDED_SUBREQUESTS
+        error = header.get("error")
+        if error:
+            error = {**error, "stack": call.script.map_stack(error.get("stack", ""))}
+        self._settle(call, outcome, float(header.get("cpu_ms", 0.0)), error)
+
+    def _settle(self, call: _Call, outcome: Outcome, cpu_ms: float, error: dict[str, str] | None) -> None:
+        """Ends a call: the error response if none was sent, the completion, the logs."""
+        if self._calls.pop(call.rid, None) is None:
+            return
+        if call.executor is not None:
+            call.executor.inflight.discard(call.rid)
+        for task in call.op_tasks:
+            task.cancel()
+        if not call.first.done():
+            message = stack = None
+            if call.expose_errors and error:
+                message = f"{error.get('name', 'Error')}: {error.get('message', '')}"
+                stack = error.get("stack") or None
+            failure = outcome if outcome is not Outcome.OK else Outcome.EXCEPTION
+            body = error_body(failure, call.request_id, message=message, stack=stack)
+            call.first.set_result(
+                RuntimeResponse(
+                    error_status(failure),
+                    [("content-type", "application/json")],
+                    body,
+                    call.request_id,
+                    failure,
+                    call.completion,
+                )
+            )
+        self._log(call, outcome, error)
+        if not call.completion.done():
+            call.completion.set_result(Completion(outcome, cpu_ms, error, call.logs))
+
+    def _log(self, call: _Call, outcome: Outcome, error: dict[str, str] | None) -> None:
+        for line in call.logs:
+            tenant_logger.log(
+                _LOG_LEVELS.get(line.get("level", "log"), logging.INFO),
+                "%s %s: %s",
+                call.request_id,
+                call.script.name,
+                line.get("message", ""),
+            )
+        if outcome is not Outcome.OK:
+            detail = ""
+            if error:
+                detail = f": {error.get('name')}: {error.get('message')}\n{error.get('stack', '')}".rstrip()
+            logger.warning(
+                "request %s to %s ended %s%s", call.request_id, call.script.name, outcome.value, detail
+            )
+
+    def _cancel(self, call: _Call) -> None:
+        if call.executor is not None:
+            call.executor.send({"t": "cancel", "rid": call.rid})
+        self._settle(call, Outcome.CANCELED, 0.0, None)
+
+    async def _after_death(self, call: _Call, header: dict[str, Any]) -> bool:
+        """The call's executor died; True when the call goes on elsewhere."""
+        if header.get("killed_rid") == call.rid:
+            self._settle(call, Outcome.EXCEEDED_CPU, float(call.limits.cpu_ms), None)
+            return False
+        if header.get("running_rid") == call.rid or call.effectful or call.responded or call.replays >= 2:
+            self._settle(call, Outcome.EXECUTOR_RESTARTED, 0.0, None)
+            return False
+        call.replays += 1
+        await self._dispatch(call, await self._route(call.script, avoid=call.executor))
+        return True
+
+    # Executors
+
+    async def _read(self, executor: _Executor, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                frame = await read_frame(reader)
+                if frame is None:
+                    break
+                header, payload = frame
+                if header["t"] == "checked":
+                    waiter = self._checks.get(header["rid"])
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(header)
+                    continue
+                call = self._calls.get(header["rid"])
+                if call is not None and call.executor is executor:
+                    call.events.put_nowait((header, payload))
+        except (ConnectionError, ValueError):
+            logger.exception("executor %d sent something unreadable", executor.index)
+        finally:
+            await self._lost(executor)
+
+    async def _lost(self, executor: _Executor) -> None:
+        running = executor.turn()
+        executor.alive = False
+        if executor.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                executor.process.kill()
+            await executor.process.wait()
+        if self._closing:
+            return
+        killed = executor.killed_rid
+        running_rid = running[1] if running[0] else None
+        if killed is None:
+            code = executor.process.returncode if executor.process else None
+            logger.error("executor %d exited (code %s); replacing it", executor.index, code)
+        for rid in list(executor.inflight):
+            call = self._calls.get(rid)
+            if call is not None and call.executor is executor:
+                call.events.put_nowait(({"t": "died", "killed_rid": killed, "running_rid": running_rid}, b""))
+        for waiter_rid, waiter in list(self._checks.items()):
+            if not waiter.done() and waiter_rid in (killed, running_rid):
+                outcome = Outcome.EXCEEDED_CPU if waiter_rid == killed else Outcome.EXECUTOR_RESTARTED
+                waiter.set_result(
+                    {
+                        "ok": False,
+                        "outcome": outcome.value,
+                        "error": {
+                            "name": "Error",
+                            "message": "The script's top level ran away and was stopped.",
+                        },
+                    }
+                )
+        await executor.close()
+        self.restarts += 1
+        replacement = await self._spawn(executor.index)
+        if executor is self._quarantine:
+            self._quarantine = replacement
+        elif executor.index < len(self._executors):
+            self._executors[executor.index] = replacement
+
+    async def _route(self, script: ScriptCode, avoid: _Executor | None = None) -> _Executor:
+        until = self._quarantined.get(script.name)
+        if until is not None:
+            if until > time.monotonic():
+                if self._quarantine is None or not self._quarantine.alive:
+                    self._quarantine = await self._spawn(-1)
+                    self._quarantine.index = len(self._executors)
+                return self._quarantine
+            del self._quarantined[script.name]
+        for _ in range(200):
+            count = len(self._executors)
+            home = zlib.crc32(script.key.encode()) % count
+            candidates = [self._executors[(home + step) % count] for step in range(count)]
+            alive = [e for e in candidates if e.alive and e is not avoid] or [
+                e for e in candidates if e.alive
+            ]
+            for executor in alive:
+                if len(executor.inflight) < self.config.spill_threshold:
+                    return executor
+            if alive:
+                return min(alive, key=lambda e: len(e.inflight))
+            await asyncio.sleep(0.01)  # every executor is being replaced
+        raise RuntimeError("no executor came back within 2 s")
+
+    async def _watch(self) -> None:
+        """Kills an executor whose current turn is past 1.5 times its budget in CPU time."""
+        interval = self.config.watchdog_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            for executor in [*self._executors, *([self._quarantine] if self._quarantine else [])]:
+                if not executor.alive:
+                    continue
+                active, rid, started, budget = executor.turn()
+                if not active:
+                    continue
+                used = executor.cpu_ns()
+                if used is None or used - started <= budget * 1.5:
+                    continue
+                call = self._calls.get(rid)
+                name = call.script.name if call else self._checked_scripts.get(rid)
+                logger.warning(
+                    "watchdog: %s ran %.0f ms in one turn (budget %.0f ms); restarting executor %d",
+                    name or "a script", (used - started) / 1e6, budget / 1e6, executor.index,
+                )  # fmt: skip
+                if name is not None:
+                    self._quarantined[name] = time.monotonic() + self.config.quarantine_s
+                executor.killed_rid = rid
+                executor.kill()
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
