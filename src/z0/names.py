@@ -19,6 +19,7 @@ __all__ = [
     "parse_tag_filter",
     "script_owner",
     "tenant_from_tags",
+    "validate_hostname",
     "validate_namespace_name",
     "validate_script_name",
     "validate_tag",
@@ -71,6 +72,21 @@ def validate_tenant_id(tenant_id: str) -> str:
             "(no '-'), starting with a letter or digit, at most 40 characters."
         )
     return tenant_id
+
+
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def validate_hostname(hostname: str) -> str:
+    """A DNS hostname in lower case (internationalized names in their xn-- form)."""
+    name = hostname.strip().lower().rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise InvalidName(
+            f"Hostname {hostname!r} is invalid: use a DNS name like shop.example.com "
+            "(letters, digits and '-' in each label; internationalized names in xn-- form)."
+        )
+    return name
 
 
 def validate_tag(tag: str) -> str:

@@ -1,4 +1,5 @@
-"""`z0 serve`: opens the registry, bootstraps the account, and runs the HTTP servers until a signal.
+"""`z0 serve`: opens the registry, bootstraps the account, starts the runtime, and runs the gateway and
+the control API until a signal.
 
 Every server runs on one event loop; SIGINT and SIGTERM ask them all to finish their requests and stop.
 """
@@ -8,18 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
 import z0
 from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
+from z0.gateway import GatewayConfig, build_gateway
 from z0.registry import Registry
+from z0.runtime.limits import Limits
+from z0.runtime.supervisor import Runtime, RuntimeConfig
 from z0.settings import Settings
 
 __all__ = ["ServeError", "Z0Server"]
@@ -62,32 +67,34 @@ class Z0Server:
                     f"Cannot create the data directory {settings.data_dir}: {exc.strerror}."
                 ) from exc
         registry = await asyncio.to_thread(Registry.open, settings.resolved_database_url)
+        runtime = Runtime(runtime_config(settings))
         try:
             boot = await asyncio.to_thread(bootstrap, registry, settings)
-            api = _Server(
-                uvicorn.Config(
-                    create_control_app(registry, settings),
-                    host=settings.host,
-                    port=settings.api_port,
-                    lifespan="off",
-                    log_level="info",
-                    server_header=False,
-                )
-            )
             api_socket = _listen(settings.host, settings.api_port)
-            self._servers = [api]
+            gateway_socket = _listen(settings.host, settings.gateway_port)
+            await runtime.start()
+            gateway = build_gateway(gateway_config(settings), registry, runtime)
+            await gateway.view.start()
+            api = _server(create_control_app(registry, settings, runtime), settings)
+            gateway_server = _server(gateway, settings, access_log=False)
+            self._servers = [api, gateway_server]
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-            tasks = [asyncio.create_task(api.serve(sockets=[api_socket]))]
+            tasks = [
+                asyncio.create_task(api.serve(sockets=[api_socket])),
+                asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])),
+            ]
             try:
                 await self._wait_started(tasks)
-                self._print_banner(boot, api_socket.getsockname()[1])
+                self._print_banner(boot, api_socket.getsockname()[1], gateway_socket.getsockname()[1])
                 await asyncio.gather(*tasks)
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
+                await gateway.view.close()
         finally:
+            await runtime.close()
             registry.close()
 
     async def _wait_started(self, tasks: list[asyncio.Task[None]]) -> None:
@@ -99,9 +106,10 @@ class Z0Server:
                 raise ServeError("z0 could not start its servers: see the error above.")
             await asyncio.sleep(0.01)
 
-    def _print_banner(self, boot: Bootstrap, api_port: int) -> None:
+    def _print_banner(self, boot: Bootstrap, api_port: int, gateway_port: int) -> None:
         settings = self.settings
         api_url = f"http://{_url_host(settings.host)}:{api_port}{API_PREFIX}"
+        gateway_url = f"http://{_url_host(settings.host)}:{gateway_port}"
         storage = (
             f"SQLite in {settings.data_dir.resolve()}" if settings.uses_embedded_database else "database URL"
         )
@@ -112,8 +120,57 @@ class Z0Server:
         if boot.new_token:
             lines.append(f"operator API token: {boot.new_token}")
             lines.append("  (shown once: z0 keeps only its hash; set Z0_API_TOKEN to choose your own)")
-        lines += [f"control API: {api_url}", f"API docs: {api_url}/docs", "Press Ctrl-C to stop."]
+        lines += [
+            f"gateway: {gateway_url} (namespace {settings.namespace})",
+            f"control API: {api_url}",
+            f"API docs: {api_url}/docs",
+            "Press Ctrl-C to stop.",
+        ]
         print("\n".join(lines), file=self._out, flush=True)
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        executors=settings.executors or max(1, os.cpu_count() or 1),
+        max_isolates=settings.max_isolates,
+        max_memory_mb=settings.executor_memory_mb,
+        isolates_per_script=settings.isolates_per_script,
+        startup_cpu_ms=settings.startup_cpu_ms,
+    )
+
+
+def default_limits(settings: Settings) -> Limits:
+    return Limits(
+        cpu_ms=settings.default_cpu_ms,
+        memory_mb=settings.default_memory_mb,
+        subrequests=settings.default_subrequests,
+    )
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    return GatewayConfig(
+        namespace=settings.namespace,
+        namespaces_by_host=settings.namespaces_by_host,
+        strategies=settings.strategies,
+        base_domain=settings.base_domain,
+        dev_namespace=settings.dev_namespace,
+        routes=settings.routes,
+        max_request_bytes=settings.max_request_bytes,
+        default_limits=default_limits(settings),
+    )
+
+
+def _server(app: Any, settings: Settings, *, access_log: bool = True) -> _Server:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        lifespan="off",
+        log_level="info",
+        access_log=access_log,
+        server_header=False,
+        date_header=False,
+    )
+    return _Server(config)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 __all__ = ["DEFAULT_NAMESPACES", "Settings"]
 
 DEFAULT_NAMESPACES = ("z0-prod-tenants", "z0-staging-tenants", "z0-dev-tenants")
+Strategy = Literal["key", "hostname", "path"]
+DEFAULT_STRATEGIES: tuple[Strategy, ...] = ("key", "hostname", "path")
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,29 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the registry; default: SQLite under data_dir."
     )
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest script upload accepted.")
+
+    # The gateway: which namespace it serves, how it finds the tenant, how it routes.
+    namespace: str = Field("z0-prod-tenants", description="The namespace the gateway serves by default.")
+    namespaces_by_host: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hostname patterns ('*.staging.example.test') mapped to the namespace they serve.",
+    )
+    strategies: list[Strategy] = Field(
+        default_factory=lambda: list(DEFAULT_STRATEGIES),
+        description="How the gateway finds the tenant, tried in this order.",
+    )
+    base_domain: str | None = Field(None, description="Public traffic: {tenant-id}.{base_domain}.")
+    dev_namespace: str = Field("z0-dev-tenants", description="The namespace where /t/{tenant_id}/… works.")
+    routes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "/webhook/": "{tenant_id}-webhook",
+            "/integrations/{name}/": "{tenant_id}-integration-{name}",
+        },
+        description="Path prefixes mapped to script names; any other path goes to {tenant_id}.",
+    )
+    max_request_bytes: int = Field(
+        100 * 1024 * 1024, gt=0, description="Largest request body the gateway takes."
+    )
 
     # Per-request limits, unless the tenant's own override them.
     default_cpu_ms: int = Field(50, ge=1, le=300_000)

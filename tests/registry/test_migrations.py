@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from z0.registry import create_registry_engine, migrate
+from z0.registry._db import MIGRATIONS
 from z0.registry._tables import metadata, registry_state
 
 
@@ -18,7 +19,7 @@ def test_migrations_match_the_tables_and_rerun_harmlessly(database_url: str) -> 
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
-            assert context.get_current_revision() == "0001"
+            assert context.get_current_revision() == _head()
             assert connection.execute(select(registry_state.c.change_counter)).scalar_one() == 0
         tables = set(inspect(engine).get_table_names())
         assert {"namespaces", "scripts", "script_versions", "tenants", "api_tokens", "tenant_keys"} <= tables
@@ -35,3 +36,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def _head() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()

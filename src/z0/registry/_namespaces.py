@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from z0.errors import Conflict
 from z0.names import validate_namespace_name
 from z0.registry._db import Database, utcnow
-from z0.registry._lookups import delete_orphan_blobs, namespace_row
+from z0.registry._lookups import blobs_of_versions, delete_orphan_blobs, namespace_row
 from z0.registry._records import Account, Namespace
-from z0.registry._tables import accounts, namespaces, script_versions, scripts, version_modules
+from z0.registry._tables import accounts, namespaces, script_versions, scripts
 
 __all__ = ["NamespaceStore"]
 
@@ -89,8 +89,7 @@ class NamespaceStore:
         with self._db.write() as connection:
             row = namespace_row(connection, account_id, name)
             versions = select(script_versions.c.id).where(script_versions.c.namespace_id == row["id"])
-            blob_ids = select(version_modules.c.blob_sha256).where(version_modules.c.version_id.in_(versions))
-            doomed = set(connection.execute(blob_ids).scalars())
+            doomed = blobs_of_versions(connection, versions)
             connection.execute(delete(namespaces).where(namespaces.c.id == row["id"]))
             delete_orphan_blobs(connection, doomed)
 

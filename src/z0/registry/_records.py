@@ -14,6 +14,7 @@ __all__ = [
     "ModuleInfo",
     "Namespace",
     "Script",
+    "ScriptHead",
     "ScriptUpload",
     "ScriptVersion",
     "Tenant",
@@ -72,6 +73,21 @@ class ScriptVersion:
     size: int
     created_on: datetime
     modules: tuple[ModuleInfo, ...] = ()
+    handlers: tuple[str, ...] = ()
+    startup_ms: float | None = None
+    linked_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptHead:
+    """What the gateway needs to route to a script: its current version and owner."""
+
+    namespace: str
+    name: str
+    tenant_id: str | None
+    version_id: str
+    main_module: str
+    format: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ from sqlalchemy.sql import Select
 from z0.errors import Forbidden, InvalidRequest, OwnershipMismatch, ScriptNotFound
 from z0.names import parse_script_name, script_owner, validate_tags
 from z0.registry._db import Database, insert_ignoring_conflicts, utcnow
-from z0.registry._lookups import delete_orphan_blobs, namespace_row
-from z0.registry._records import Module, ModuleInfo, Script, ScriptUpload, ScriptVersion
-from z0.registry._tables import blobs, script_tags, script_versions, scripts, version_modules
+from z0.registry._lookups import blobs_of_versions, delete_orphan_blobs, namespace_row
+from z0.registry._records import Module, ModuleInfo, Script, ScriptHead, ScriptUpload, ScriptVersion
+from z0.registry._tables import blobs, namespaces, script_tags, script_versions, scripts, version_modules
 
 __all__ = ["ScriptStore", "upload_etag"]
 
@@ -47,14 +47,27 @@ class ScriptStore:
         self._db = db
 
     def put(
-        self, account_id: str, namespace: str, upload: ScriptUpload, *, acting_tenant: str | None = None
+        self,
+        account_id: str,
+        namespace: str,
+        upload: ScriptUpload,
+        *,
+        acting_tenant: str | None = None,
+        linked: bytes | None = None,
+        handlers: Sequence[str] | None = None,
+        startup_ms: float | None = None,
     ) -> Script:
+        """Records a new version and makes it current. `linked`, `handlers` and `startup_ms` are what
+        the upload check found (the linked form is kept as a blob)."""
         version_id = str(uuid.uuid4())
         new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
         owner_if_new = script_owner(upload.name, new_tags or [])
         if acting_tenant is not None and owner_if_new is None:
             owner_if_new = acting_tenant
         module_rows, blob_rows = _module_rows(version_id, upload.modules)
+        linked_sha256 = hashlib.sha256(linked).hexdigest() if linked is not None else None
+        if linked is not None:
+            blob_rows.append({"sha256": linked_sha256, "size": len(linked), "content": linked})
         with self._db.write() as connection:
             ns_id = _namespace_id(connection, account_id, namespace)
             provisional = utcnow()
@@ -117,6 +130,9 @@ class ScriptStore:
                     metadata_json=json.dumps(upload.metadata, separators=(",", ":")),
                     size=upload.size,
                     created_on=now,
+                    linked_sha256=linked_sha256,
+                    handlers_json=json.dumps(list(handlers)) if handlers is not None else None,
+                    startup_ms=startup_ms,
                 )
             )
             connection.execute(insert(version_modules), module_rows)
@@ -186,6 +202,49 @@ class ScriptStore:
             )
             infos = _module_infos(connection, [row["id"] for row in rows])
         return [_version(row, infos[row["id"]]) for row in rows]
+
+    def heads(self) -> dict[tuple[str, str], ScriptHead]:
+        """Every script's current version and owner, by (namespace name, script name)."""
+        query = (
+            select(
+                namespaces.c.name.label("namespace"),
+                scripts.c.name,
+                scripts.c.tenant_id,
+                scripts.c.current_version_id,
+                script_versions.c.main_module,
+                script_versions.c.format,
+            )
+            .join(namespaces, namespaces.c.id == scripts.c.namespace_id)
+            .join(script_versions, script_versions.c.id == scripts.c.current_version_id)
+        )
+        with self._db.read() as connection:
+            return {
+                (row.namespace, row.name): ScriptHead(
+                    row.namespace,
+                    row.name,
+                    row.tenant_id,
+                    row.current_version_id,
+                    row.main_module,
+                    row.format,
+                )
+                for row in connection.execute(query)
+            }
+
+    def version(self, version_id: str) -> ScriptVersion:
+        with self._db.read() as connection:
+            row = (
+                connection.execute(select(script_versions).where(script_versions.c.id == version_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise ScriptNotFound(f"Version {version_id!r} was not found.")
+            return _version(row, _module_infos(connection, [version_id])[version_id])
+
+    def blob(self, sha256: str) -> bytes | None:
+        with self._db.read() as connection:
+            content = connection.execute(select(blobs.c.content).where(blobs.c.sha256 == sha256)).scalar()
+        return bytes(content) if content is not None else None
 
     def modules(self, version_id: str) -> list[Module]:
         """The modules of one version, with their contents, in upload order."""
@@ -320,11 +379,7 @@ def _delete_scripts(connection: Connection, ns_id: str, names: Sequence[str]) ->
     versions = select(script_versions.c.id).where(
         script_versions.c.namespace_id == ns_id, script_versions.c.script_name.in_(list(names))
     )
-    doomed = set(
-        connection.execute(
-            select(version_modules.c.blob_sha256).where(version_modules.c.version_id.in_(versions))
-        ).scalars()
-    )
+    doomed = blobs_of_versions(connection, versions)
     connection.execute(
         delete(scripts).where(scripts.c.namespace_id == ns_id, scripts.c.name.in_(list(names)))
     )
@@ -433,4 +488,7 @@ def _version(row: RowMapping, modules: Sequence[ModuleInfo]) -> ScriptVersion:
         size=int(row["size"]),
         created_on=created_on,
         modules=tuple(modules),
+        handlers=tuple(json.loads(row["handlers_json"])) if row["handlers_json"] else (),
+        startup_ms=row["startup_ms"],
+        linked_sha256=row["linked_sha256"],
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -34,6 +35,7 @@ __all__ = [
     "script_tags",
     "script_versions",
     "scripts",
+    "tenant_hostnames",
     "tenant_keys",
     "tenants",
     "version_modules",
@@ -134,6 +136,10 @@ script_versions = Table(
     Column("metadata_json", Text, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_on", UTCDateTime, nullable=False),
+    # What the upload check found: the linked form (a blob), its handlers and startup time.
+    Column("linked_sha256", String(64), nullable=True),
+    Column("handlers_json", Text, nullable=True),
+    Column("startup_ms", Float, nullable=True),
     ForeignKeyConstraint(
         ["namespace_id", "script_name"],
         ["scripts.namespace_id", "scripts.name"],
@@ -182,6 +188,15 @@ tenant_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_on", UTCDateTime, nullable=False),
     Column("revoked_on", UTCDateTime, nullable=True),
+)
+
+# Custom hostnames that route public traffic to a tenant (besides {tenant-id}.{base_domain}).
+tenant_hostnames = Table(
+    "tenant_hostnames",
+    metadata,
+    Column("hostname", String(253), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("created_on", UTCDateTime, nullable=False),
 )
 
 api_tokens = Table(

@@ -6,15 +6,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from z0.errors import Conflict, InvalidRequest, TenantNotFound
-from z0.names import validate_tenant_id
+from z0.errors import Conflict, InvalidRequest, NotFound, TenantNotFound
+from z0.names import validate_hostname, validate_tenant_id
 from z0.registry._db import Database, utcnow
 from z0.registry._records import Tenant, TenantLimits, TenantStatus
-from z0.registry._tables import tenant_keys, tenants
+from z0.registry._tables import tenant_hostnames, tenant_keys, tenants
 
 __all__ = ["TenantStore", "tenant_row"]
 
@@ -95,8 +95,55 @@ class TenantStore:
             connection.execute(update(tenants).where(tenants.c.id == tenant_id).values(**values))
             return _tenant(tenant_row(connection, tenant_id))
 
+    def states(self) -> dict[str, Tenant]:
+        """Every tenant, deleted ones too, by id (the gateway's view)."""
+        with self._db.read() as connection:
+            return {row["id"]: _tenant(row) for row in connection.execute(select(tenants)).mappings()}
+
+    def add_hostname(self, tenant_id: str, hostname: str) -> str:
+        hostname = validate_hostname(hostname)
+        with self._db.write() as connection:
+            row = tenant_row(connection, tenant_id)
+            if row["status"] == TenantStatus.DELETED.value:
+                raise Conflict(f"Tenant {tenant_id!r} is deleted.")
+            owner = connection.execute(
+                select(tenant_hostnames.c.tenant_id).where(tenant_hostnames.c.hostname == hostname)
+            ).scalar()
+            if owner is not None and owner != tenant_id:
+                raise Conflict(f"Hostname {hostname!r} already belongs to another tenant.")
+            if owner is None:
+                connection.execute(
+                    insert(tenant_hostnames).values(
+                        hostname=hostname, tenant_id=tenant_id, created_on=utcnow()
+                    )
+                )
+        return hostname
+
+    def remove_hostname(self, tenant_id: str, hostname: str) -> None:
+        with self._db.write() as connection:
+            result = connection.execute(
+                delete(tenant_hostnames).where(
+                    tenant_hostnames.c.hostname == hostname.strip().lower().rstrip("."),
+                    tenant_hostnames.c.tenant_id == tenant_id,
+                )
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"Tenant {tenant_id!r} has no hostname {hostname!r}.")
+
+    def hostnames(self, tenant_id: str | None = None) -> dict[str, str]:
+        """Custom hostname → tenant id (of one tenant, or all)."""
+        query = select(tenant_hostnames.c.hostname, tenant_hostnames.c.tenant_id).order_by(
+            tenant_hostnames.c.hostname
+        )
+        if tenant_id is not None:
+            query = query.where(tenant_hostnames.c.tenant_id == tenant_id)
+        with self._db.read() as connection:
+            if tenant_id is not None:
+                tenant_row(connection, tenant_id)
+            return {hostname: owner for hostname, owner in connection.execute(query)}
+
     def delete(self, tenant_id: str) -> Tenant:
-        """Soft delete: the tenant stays, marked deleted; its gateway keys are revoked."""
+        """Soft delete: the tenant stays, marked deleted; its gateway keys and hostnames go."""
         now = utcnow()
         with self._db.write() as connection:
             tenant_row(connection, tenant_id, for_update=True)
@@ -110,6 +157,7 @@ class TenantStore:
                 .where(tenant_keys.c.tenant_id == tenant_id, tenant_keys.c.revoked_on.is_(None))
                 .values(revoked_on=now)
             )
+            connection.execute(delete(tenant_hostnames).where(tenant_hostnames.c.tenant_id == tenant_id))
             return _tenant(tenant_row(connection, tenant_id))
 
 

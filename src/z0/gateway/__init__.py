@@ -1,0 +1,38 @@
+"""The gateway: the dispatcher every tenant request passes through (DESIGN.md, "request path")."""
+
+from __future__ import annotations
+
+from z0.gateway._app import Gateway, GatewayConfig
+from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
+from z0.gateway._scripts import ScriptCache, script_key
+from z0.gateway._view import RegistryView, ViewData
+from z0.registry import Registry
+from z0.runtime.supervisor import Runtime
+
+__all__ = [
+    "Gateway",
+    "GatewayConfig",
+    "RegistryView",
+    "RequestContext",
+    "ScriptCache",
+    "TraceIds",
+    "ViewData",
+    "W3CTraceIds",
+    "build_gateway",
+]
+
+
+def build_gateway(config: GatewayConfig, registry: Registry, runtime: Runtime) -> Gateway:
+    """The gateway app over a view of the registry; start `gateway.view` before serving."""
+    view = RegistryView(registry)
+    scripts = ScriptCache(registry)
+
+    def forget_superseded(old: ViewData, new: ViewData) -> None:
+        for place, head in old.heads.items():
+            current = new.heads.get(place)
+            if current is None or current.version_id != head.version_id:
+                scripts.forget(head.version_id)
+                runtime.drop(script_key(head))
+
+    view.on_change(forget_superseded)
+    return Gateway(config, view, scripts, runtime)

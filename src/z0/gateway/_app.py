@@ -1,0 +1,258 @@
+"""The dispatcher: authenticate, resolve the tenant, check its status, route, add context, run.
+
+    401 Unauthorized        no credential, a wrong one, or an unknown tenant (alike: no enumeration)
+    403 Tenant suspended    a suspended or deleted tenant
+    404 Tenant not deployed no script for the route, or one the tenant does not own
+    413 Payload Too Large   a body over the gateway's limit
+    5xx                     the runtime's answer when the worker fails (JSON with the request id)
+
+`/_z0/…` on the gateway port is z0's own (health now; metrics later).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from z0.gateway._context import TraceIds, W3CTraceIds
+from z0.gateway._routing import Router
+from z0.gateway._scripts import ScriptCache
+from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, Resolution, Strategy
+from z0.gateway._view import RegistryView
+from z0.registry import TenantStatus
+from z0.runtime.limits import Limits
+from z0.runtime.supervisor import Runtime, RuntimeRequest
+
+__all__ = ["Gateway", "GatewayConfig"]
+
+logger = logging.getLogger("z0.gateway")
+
+Scope = dict[str, Any]
+
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"te", b"trailer"}
+)
+_RESPONSE_DROPPED = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "x-z0-request-id"}
+)
+
+
+class GatewayConfig:
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        namespaces_by_host: Mapping[str, str] | None = None,
+        strategies: Sequence[str] = ("key", "hostname", "path"),
+        base_domain: str | None = None,
+        dev_namespace: str = "z0-dev-tenants",
+        routes: Mapping[str, str] | None = None,
+        max_request_bytes: int = 100 * 1024 * 1024,
+        default_limits: Limits | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.exact_hosts: dict[str, str] = {}
+        self.host_suffixes: list[tuple[str, str]] = []
+        for pattern, target in (namespaces_by_host or {}).items():
+            pattern = pattern.lower().rstrip(".")
+            if pattern.startswith("*."):
+                self.host_suffixes.append((pattern[1:], target))
+            elif "*" in pattern:
+                raise ValueError(f"hostname pattern {pattern!r}: only a leading '*.' is allowed")
+            else:
+                self.exact_hosts[pattern] = target
+        self.host_suffixes.sort(key=lambda item: -len(item[0]))
+        known = {"key": KeyStrategy, "hostname": HostnameStrategy, "path": PathStrategy}
+        unknown = [name for name in strategies if name not in known]
+        if unknown or not strategies:
+            raise ValueError(
+                f"gateway strategies must be some of key, hostname, path; got {list(strategies)}"
+            )
+        self.strategies: list[Strategy] = []
+        for name in strategies:
+            if name == "key":
+                self.strategies.append(KeyStrategy())
+            elif name == "hostname":
+                self.strategies.append(HostnameStrategy(base_domain))
+            else:
+                self.strategies.append(PathStrategy(dev_namespace))
+        self.dev_namespace = dev_namespace
+        self.router = Router(routes if routes is not None else {})
+        self.max_request_bytes = max_request_bytes
+        self.default_limits = default_limits or Limits()
+
+    def namespace_for(self, host: str) -> str:
+        exact = self.exact_hosts.get(host)
+        if exact is not None:
+            return exact
+        for suffix, target in self.host_suffixes:
+            if host.endswith(suffix):
+                return target
+        return self.namespace
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Gateway:
+    """The gateway's ASGI application."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        view: RegistryView,
+        scripts: ScriptCache,
+        runtime: Runtime,
+        trace_ids: TraceIds | None = None,
+    ) -> None:
+        self.config = config
+        self.view = view
+        self.scripts = scripts
+        self.runtime = runtime
+        self.trace_ids = trace_ids or W3CTraceIds()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith("/_z0/"):
+            await self._own(path, send)
+            return
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        headers = {name: value for name, value in raw_headers}
+        context = self.trace_ids.begin(headers.get(b"traceparent"))
+        request_id = context.request_id
+        host_header = headers.get(b"host", b"").decode("latin-1")
+        host = _hostname(host_header)
+        config = self.config
+        namespace = config.namespace_for(host)
+        view = self.view.data
+
+        resolution: Resolution | None = None
+        for strategy in config.strategies:
+            found = strategy.resolve(view, namespace, host, path, headers)
+            if found is None:
+                continue
+            if isinstance(found, Resolution):
+                resolution = found
+            break
+        tenant = view.tenants.get(resolution.tenant_id) if resolution is not None else None
+        if resolution is None or tenant is None:
+            await _plain(send, 401, "Unauthorized", request_id)
+            return
+        if tenant.status is not TenantStatus.ACTIVE:
+            await _plain(send, 403, "Tenant suspended", request_id)
+            return
+        script_name = config.router.script_for(tenant.id, resolution.path)
+        head = view.heads.get((namespace, script_name)) if script_name is not None else None
+        if head is None or head.tenant_id != tenant.id:
+            await _plain(send, 404, "Tenant not deployed", request_id)
+            return
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes:
+            await _plain(send, 413, "Payload Too Large", request_id)
+            return
+        try:
+            body = await _read_body(receive, config.max_request_bytes)
+        except _TooLarge:
+            await _plain(send, 413, "Payload Too Large", request_id)
+            return
+
+        forwarded = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in raw_headers
+            if not name.startswith(b"x-z0-")
+            and name not in resolution.consumed
+            and name not in _HOP_BY_HOP
+            and name != b"traceparent"
+        ]
+        forwarded += [
+            ("x-z0-tenant-id", tenant.id),
+            ("x-z0-request-id", request_id),
+            ("x-z0-trace-id", context.trace_id),
+            ("x-z0-span-id", context.span_id),
+            ("traceparent", context.traceparent),
+        ]
+        query = scope.get("query_string", b"")
+        url = f"{scope.get('scheme', 'http')}://{host_header or 'localhost'}{resolution.path}"
+        if query:
+            url += "?" + query.decode("latin-1")
+        code = await self.scripts.get(head)
+        limits = config.default_limits.override(**tenant.limits.as_dict())
+        result = await self.runtime.fetch(
+            code,
+            RuntimeRequest(scope["method"], url, forwarded, body),
+            limits,
+            request_id=request_id,
+            expose_errors=namespace == config.dev_namespace,
+        )
+        out = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in result.headers
+            if name.lower() not in _RESPONSE_DROPPED
+        ]
+        out.append((b"x-z0-request-id", request_id.encode()))
+        await send({"type": "http.response.start", "status": result.status, "headers": out})
+        await send({"type": "http.response.body", "body": result.body})
+
+    async def _own(self, path: str, send: Any) -> None:
+        if path == "/_z0/health":
+            body = json.dumps({"status": "ok", "registry_version": self.view.data.counter}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await _plain(send, 404, "Not Found", None)
+
+
+def _hostname(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.split(":", 1)[0].rstrip(".")
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _plain(send: Any, status: int, text: str, request_id: str | None) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    if request_id:
+        headers.append((b"x-z0-request-id", request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text.encode()})
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

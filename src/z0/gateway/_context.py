@@ -1,0 +1,51 @@
+"""Request and trace ids, and the W3C trace context, behind a small interface (OpenTelemetry plugs in later).
+
+The gateway continues an incoming `traceparent` when it is valid, else starts a trace; the dispatch
+span gets a new id, which the worker sees as `x-z0-span-id` and as the parent in `traceparent`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["RequestContext", "TraceIds", "W3CTraceIds"]
+
+_TRACEPARENT = re.compile(rb"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request_id: str
+    trace_id: str
+    span_id: str  # the dispatch span
+    parent_span_id: str | None
+    sampled: bool
+
+    @property
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+
+
+class TraceIds(Protocol):
+    def begin(self, traceparent: bytes | None) -> RequestContext: ...
+
+
+class W3CTraceIds:
+    def begin(self, traceparent: bytes | None) -> RequestContext:
+        trace_id, parent, sampled = None, None, True
+        if traceparent:
+            match = _TRACEPARENT.match(traceparent.strip().lower())
+            if match and match[1] != b"0" * 32 and match[2] != b"0" * 16:
+                trace_id, parent = match[1].decode(), match[2].decode()
+                sampled = int(match[3], 16) & 1 == 1
+        return RequestContext(
+            request_id=str(uuid.uuid4()),
+            trace_id=trace_id or os.urandom(16).hex(),
+            span_id=os.urandom(8).hex(),
+            parent_span_id=parent,
+            sampled=sampled,
+        )
