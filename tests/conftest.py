@@ -202,10 +202,21 @@ def api(sqlite_url: str, api_settings: Settings) -> Iterator[Api]:
 # z0 serve as a real process
 
 
+LIVE_CONFIG = """
+[z0]
+base_domain = "tenants.test"
+executors = 2
+namespaces_by_host = { "*.staging.tenants.test" = "z0-staging-tenants", "dev.localhost" = "z0-dev-tenants" }
+"""
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One `z0 serve` for the session, on free ports of 127.0.0.1, with its own data directory."""
-    server = start_server(tmp_path_factory.mktemp("live-z0"))
+    """One `z0 serve` for the session, on free ports of 127.0.0.1, with its own data directory:
+    public traffic on {tenant-id}.tenants.test, staging on *.staging.tenants.test, dev on dev.localhost."""
+    root = tmp_path_factory.mktemp("live-z0")
+    (root / "z0.toml").write_text(LIVE_CONFIG)
+    server = start_server(root / "data", "--config", str(root / "z0.toml"))
     try:
         yield server
     finally:

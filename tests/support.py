@@ -19,6 +19,7 @@ class LiveServer:
     process: subprocess.Popen[str]
     data_dir: Path
     api_url: str = ""
+    gateway_url: str = ""
     account_id: str = ""
     token: str = ""
     lines: list[str] = field(default_factory=list)
@@ -118,6 +119,8 @@ def start_server(
             server.token = match[1]
         elif match := re.match(r"control API: (\S+)", line):
             server.api_url = match[1]
+        elif match := re.match(r"gateway: (\S+)", line):
+            server.gateway_url = match[1]
     if "Z0_API_TOKEN" in (env or {}):
         server.token = (env or {})["Z0_API_TOKEN"]
     return server

@@ -231,8 +231,8 @@ async def test_neighbours_of_runaways_answer_correctly_throughout() -> None:
                 await asyncio.sleep(0.005)
             return answers
 
-        attacks, *goods = await asyncio.gather(attack(), attack(), serve_good(), serve_good())
-        assert set(attacks) == {503}
+        first, second, *goods = await asyncio.gather(attack(), attack(), serve_good(), serve_good())
+        assert set(first) | set(second) == {503}
         for answers in goods:
             assert answers == [(200, b"hello from good")] * 60
         assert (await call(runtime, good)).status == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +16,7 @@ from z0.control import accounts, namespaces, scripts, tenants, tokens
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.registry import Registry
+from z0.runtime.supervisor import Runtime, RuntimeConfig
 from z0.settings import Settings
 
 __all__ = ["API_PREFIX", "create_control_app"]
@@ -22,8 +25,21 @@ API_PREFIX = "/client/v4"
 logger = logging.getLogger("z0.control")
 
 
-def create_control_app(registry: Registry, settings: Settings) -> FastAPI:
+def create_control_app(registry: Registry, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The control API. Uploads are checked by evaluating them once in `runtime`'s executors; without
+    one, the app starts a runtime of its own (one executor) for its lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            yield
+            return
+        async with Runtime(RuntimeConfig(executors=1, startup_cpu_ms=settings.startup_cpu_ms)) as own:
+            app.state.runtime = own
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="z0 control API",
         version=z0.__version__,
         description="Cloudflare API v4 paths and envelope for dispatch namespaces and scripts, and z0's "
@@ -34,6 +50,7 @@ def create_control_app(registry: Registry, settings: Settings) -> FastAPI:
     )
     app.state.registry = registry
     app.state.settings = settings
+    app.state.runtime = runtime
     for module in (accounts, namespaces, scripts, tenants, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(Z0Error, _z0_error)

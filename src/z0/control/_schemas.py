@@ -90,6 +90,7 @@ class ScriptOut(BaseModel):
     tenant_id: str | None = Field(description="The tenant that owns the script (tag or name).")
     main_module: str
     modules: list[ModuleOut]
+    handlers: list[str] = Field(description="The handlers the default export has (fetch, scheduled, …).")
 
     @classmethod
     def of(cls, script: Script) -> ScriptOut:
@@ -108,16 +109,20 @@ class ScriptOut(BaseModel):
             tenant_id=script.tenant_id,
             main_module=version.main_module,
             modules=_modules(version),
+            handlers=list(version.handlers),
         )
 
 
 class ScriptUploadOut(ScriptOut):
-    startup_time_ms: int = Field(0, description="Time to evaluate the script's top level.")
+    startup_time_ms: int = Field(description="CPU time the script's top level took, at the upload check.")
     deployment_id: str = Field(description="The new version's id (wrangler prints it).")
 
     @classmethod
     def of_upload(cls, script: Script) -> ScriptUploadOut:
-        return cls(**ScriptOut.of(script).model_dump(), deployment_id=script.version.id)
+        startup = round(script.version.startup_ms or 0)
+        return cls(
+            **ScriptOut.of(script).model_dump(), startup_time_ms=startup, deployment_id=script.version.id
+        )
 
 
 class NamespaceScriptOut(BaseModel):

@@ -75,3 +75,31 @@ def list_keys(tenant_id: str, account_id: AccountId, caller: Operator, request: 
 def revoke_key(tenant_id: str, key_id: str, account_id: AccountId, caller: Operator, request: Request) -> Any:
     registry_of(request).credentials.revoke_key(tenant_id, key_id)
     return ok(None)
+
+
+@router.get(
+    "/{tenant_id}/hostnames", response_model=Envelope[list[str]], summary="A tenant's custom hostnames"
+)
+def list_hostnames(tenant_id: str, account_id: AccountId, caller: Operator, request: Request) -> Any:
+    return ok(sorted(registry_of(request).tenants.hostnames(tenant_id)))
+
+
+@router.put(
+    "/{tenant_id}/hostnames/{hostname}",
+    response_model=Envelope[str],
+    summary="Route a custom hostname's public traffic to this tenant",
+)
+def add_hostname(
+    tenant_id: str, hostname: str, account_id: AccountId, caller: Operator, request: Request
+) -> Any:
+    return ok(registry_of(request).tenants.add_hostname(tenant_id, hostname))
+
+
+@router.delete(
+    "/{tenant_id}/hostnames/{hostname}", response_model=Envelope[None], summary="Remove a custom hostname"
+)
+def remove_hostname(
+    tenant_id: str, hostname: str, account_id: AccountId, caller: Operator, request: Request
+) -> Any:
+    registry_of(request).tenants.remove_hostname(tenant_id, hostname)
+    return ok(None)

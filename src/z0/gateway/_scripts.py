@@ -7,7 +7,7 @@ import asyncio
 from collections import OrderedDict
 
 from z0.registry import Registry, ScriptHead
-from z0.runtime.compile import compile_script
+from z0.runtime.compile import compile_script, linked_from_json
 from z0.runtime.supervisor import ScriptCode
 
 __all__ = ["ScriptCache", "script_key"]
@@ -54,6 +54,7 @@ class ScriptCache:
     def _load(self, head: ScriptHead) -> ScriptCode:
         version = self.registry.scripts.version(head.version_id)
         modules = self.registry.scripts.modules(head.version_id)
+        stored = self.registry.scripts.blob(version.linked_sha256) if version.linked_sha256 else None
         return compile_script(
             script_key(head),
             f"{head.namespace}/{head.name}",
@@ -61,4 +62,5 @@ class ScriptCache:
             version.main_module,
             service_worker=version.format == "service-worker",
             bindings=version.metadata.get("bindings") or [],
+            linked=linked_from_json(stored) if stored is not None else None,
         )

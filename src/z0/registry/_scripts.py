@@ -53,13 +53,14 @@ class ScriptStore:
         upload: ScriptUpload,
         *,
         acting_tenant: str | None = None,
+        version_id: str | None = None,
         linked: bytes | None = None,
         handlers: Sequence[str] | None = None,
         startup_ms: float | None = None,
     ) -> Script:
         """Records a new version and makes it current. `linked`, `handlers` and `startup_ms` are what
         the upload check found (the linked form is kept as a blob)."""
-        version_id = str(uuid.uuid4())
+        version_id = version_id or str(uuid.uuid4())
         new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
         owner_if_new = script_owner(upload.name, new_tags or [])
         if acting_tenant is not None and owner_if_new is None:

@@ -1,17 +1,24 @@
-"""From an uploaded version to ScriptCode: link its modules, choose its prelude, set up its env."""
+"""From an uploaded version to ScriptCode: link its modules, choose its prelude, set up its env.
+
+The linked form is kept with the version (as JSON, in a blob) so that a process loading the script
+later does not link it again, unless the linker has changed since (its fingerprint differs).
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any
 
 from z0.registry import Module
 from z0.runtime.jsapi import prelude_for
-from z0.runtime.linker import LinkedScript, link
+from z0.runtime.linker import LinkedScript, ModuleSpan, Shift, link
 from z0.runtime.supervisor import ScriptCode
 
-__all__ = ["compile_script", "plain_env"]
+__all__ = ["compile_script", "linked_from_json", "linked_to_json", "linker_fingerprint", "plain_env"]
 
 
 def plain_env(bindings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -47,4 +54,66 @@ def compile_script(
         line_offset=offset,
         setup=json.dumps({"env": plain_env(bindings), "lineOffset": offset}),
         map_stack=lambda stack: linked.map_stack(stack, offset),
+    )
+
+
+@functools.cache
+def linker_fingerprint() -> str:
+    """Changes whenever the linker or its JS module registry does."""
+    digest = hashlib.sha256()
+    package = resources.files("z0.runtime")
+    for part in ("linker.py", "js/modules.js"):
+        digest.update(package.joinpath(part).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def linked_to_json(linked: LinkedScript) -> bytes:
+    return json.dumps(
+        {
+            "linker": linker_fingerprint(),
+            "source": linked.source,
+            "format": linked.format,
+            "main_module": linked.main_module,
+            "identifiers": sorted(linked.identifiers),
+            "line_map": [
+                {
+                    "module": span.module,
+                    "first_line": span.first_line,
+                    "line_count": span.line_count,
+                    "first_column": span.first_column,
+                    "shifts": {
+                        str(line): [[s.out_start, s.out_end, s.in_start, s.delta] for s in shifts]
+                        for line, shifts in span.shifts.items()
+                    },
+                }
+                for span in linked.line_map
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def linked_from_json(data: bytes) -> LinkedScript | None:
+    """The stored linked form, or None when another linker made it (link again)."""
+    document = json.loads(data)
+    if document.get("linker") != linker_fingerprint():
+        return None
+    return LinkedScript(
+        source=document["source"],
+        format=document["format"],
+        main_module=document["main_module"],
+        line_map=tuple(
+            ModuleSpan(
+                module=span["module"],
+                first_line=span["first_line"],
+                line_count=span["line_count"],
+                first_column=span["first_column"],
+                shifts={
+                    int(line): tuple(Shift(*shift) for shift in shifts)
+                    for line, shifts in span["shifts"].items()
+                },
+            )
+            for span in document["line_map"]
+        ),
+        identifiers=frozenset(document["identifiers"]),
     )

@@ -276,8 +276,10 @@ class Executor:
             self.finish(run, failed.outcome, error=failed.error)
             return
         if slot is False:
-            self.needing_code.setdefault(run.key, []).append(run)
-            self.send({"t": "need", "rid": run.rid, "key": run.key})
+            waiting_for_code = self.needing_code.setdefault(run.key, [])
+            if not waiting_for_code:
+                self.send({"t": "need", "rid": run.rid, "key": run.key})
+            waiting_for_code.append(run)
             return
         if slot is None:
             self.waiting.setdefault(run.pool_key, deque()).append(run)

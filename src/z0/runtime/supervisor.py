@@ -258,7 +258,7 @@ class Runtime:
         self._status_dir = Path(tempfile.mkdtemp(prefix="z0-executors-"))
         self._watchdog: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._restarting: dict[int, asyncio.Task[_Executor]] = {}
+        self._recoveries: set[asyncio.Task[None]] = set()
         self._closing = False
         self.restarts = 0
 
@@ -270,14 +270,20 @@ class Runtime:
 
     async def close(self) -> None:
         self._closing = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
-        await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
-        for task in list(self._background):
-            task.cancel()
         for call in list(self._calls.values()):
             self._settle(call, Outcome.CANCELED, 0.0, None)
+        tasks: list[asyncio.Task[Any]] = [*self._background]
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Replacements under way finish (and stop short of spawning), so that every executor is closed.
+        await asyncio.gather(*self._recoveries, return_exceptions=True)
+        executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
+        await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
+        readers = [e.reader_task for e in executors if e.reader_task is not None]
+        await asyncio.gather(*readers, return_exceptions=True)
         with contextlib.suppress(OSError):
             self._status_dir.rmdir()
 
@@ -365,10 +371,9 @@ class Runtime:
                     self._cancel(call)
                     return
                 kind = header["t"]
-                if kind == "need":
+                if kind == "need":  # the executor holds the request until it has the code
                     assert call.executor is not None
                     call.executor.send({"t": "load", "key": call.script.key, "code": call.script.wire()})
-                    self._send_fetch(call)
                 elif kind == "ops":
                     self._perform(call, header["ops"])
                 elif kind == "response":
@@ -532,7 +537,10 @@ class Runtime:
     async def _read(self, executor: _Executor, reader: asyncio.StreamReader) -> None:
         try:
             while True:
-                frame = await read_frame(reader)
+                try:
+                    frame = await read_frame(reader)
+                except ConnectionError:  # the executor was killed (by the watchdog) or crashed
+                    frame = None
                 if frame is None:
                     break
                 header, payload = frame
@@ -544,10 +552,12 @@ class Runtime:
                 call = self._calls.get(header["rid"])
                 if call is not None and call.executor is executor:
                     call.events.put_nowait((header, payload))
-        except (ConnectionError, ValueError):
+        except ValueError:
             logger.exception("executor %d sent something unreadable", executor.index)
-        finally:
-            await self._lost(executor)
+        if not self._closing:
+            recovery = asyncio.create_task(self._lost(executor))
+            self._recoveries.add(recovery)
+            recovery.add_done_callback(self._recoveries.discard)
 
     async def _lost(self, executor: _Executor) -> None:
         running = executor.turn()
@@ -581,6 +591,8 @@ class Runtime:
                     }
                 )
         await executor.close()
+        if self._closing:
+            return
         self.restarts += 1
         replacement = await self._spawn(executor.index)
         if executor is self._quarantine:
@@ -590,26 +602,28 @@ class Runtime:
 
     async def _route(self, script: ScriptCode, avoid: _Executor | None = None) -> _Executor:
         until = self._quarantined.get(script.name)
-        if until is not None:
-            if until > time.monotonic():
-                if self._quarantine is None or not self._quarantine.alive:
-                    self._quarantine = await self._spawn(-1)
-                    self._quarantine.index = len(self._executors)
-                return self._quarantine
+        if until is not None and until <= time.monotonic():
             del self._quarantined[script.name]
+            until = None
         for _ in range(200):
-            count = len(self._executors)
-            home = zlib.crc32(script.key.encode()) % count
-            candidates = [self._executors[(home + step) % count] for step in range(count)]
-            alive = [e for e in candidates if e.alive and e is not avoid] or [
-                e for e in candidates if e.alive
-            ]
-            for executor in alive:
-                if len(executor.inflight) < self.config.spill_threshold:
-                    return executor
-            if alive:
-                return min(alive, key=lambda e: len(e.inflight))
-            await asyncio.sleep(0.01)  # every executor is being replaced
+            if until is not None:
+                if self._quarantine is None:
+                    self._quarantine = await self._spawn(len(self._executors))
+                if self._quarantine.alive:
+                    return self._quarantine
+            else:
+                count = len(self._executors)
+                home = zlib.crc32(script.key.encode()) % count
+                candidates = [self._executors[(home + step) % count] for step in range(count)]
+                alive = [e for e in candidates if e.alive and e is not avoid] or [
+                    e for e in candidates if e.alive
+                ]
+                for executor in alive:
+                    if len(executor.inflight) < self.config.spill_threshold:
+                        return executor
+                if alive:
+                    return min(alive, key=lambda e: len(e.inflight))
+            await asyncio.sleep(0.01)  # the executor is being replaced
         raise RuntimeError("no executor came back within 2 s")
 
     async def _watch(self) -> None:

@@ -4,7 +4,7 @@
 /*
  * Binding contract (host <-> isolate). The host calls one function, __z0.entry(command, a, b):
  *   "setup", {env, lineOffset}           once, before the tenant's code: env holds the plain vars
- *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main)})
+ *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main, lineTable)})
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
  *   "dispatch", {id, method, url, headers, seed}, bodyLatin1   starts a request
  *   "begin", {id}                         a request context without a handler (tests)
@@ -19,6 +19,7 @@ const { defineProperty, keys: objectKeys, create: objectCreate, freeze } = Objec
 const { stringify: jsonStringify, parse: jsonParse } = JSON;
 const { apply: reflectApply } = Reflect;
 const PromiseCtor = Promise;
+const promiseResolve = Promise.resolve.bind(Promise);
 const promiseThen = Promise.prototype.then;
 const fromCharCode = String.fromCharCode;
 const ErrorCtor = Error;
@@ -94,7 +95,7 @@ function track(promise) {
   const request = current;
   if (request === null) return;
   request.waitUntil++;
-  reflectApply(promiseThen, PromiseCtor.resolve(promise), [
+  reflectApply(promiseThen, promiseResolve(promise), [
     () => { request.waitUntil--; },
     (error) => {
       request.waitUntil--;
@@ -196,24 +197,34 @@ function newRequestState(id) {
     body: null, error: null, missing: [], finished: false };
 }
 
+function catching(promise, onError) {
+  reflectApply(promiseThen, promise, [undefined, onError]);
+}
+
+// No callback here returns a promise: the engine would call that promise's `then` as a property,
+// which the tenant may have replaced.
 function respondWith(request, value) {
-  reflectApply(promiseThen, PromiseCtor.resolve(value), [
-    (response) => {
-      if (typeof Response === "undefined" || !(response instanceof Response)) {
-        throw new TypeError("The handler did not return a Response (got " + describe(response) + ").");
-      }
-      return reflectApply(promiseThen, __z0.responseToHost(response), [(out) => {
-        request.body = out.body;
-        out.body = undefined;
-        request.response = out;
-        request.responded = true;
-      }]);
-    },
-    undefined,
-  ]).then(undefined, (error) => {
+  const fail = (error) => {
     request.error = errorInfo(error);
     request.responded = true;
-  });
+  };
+  const deliver = (response) => {
+    if (typeof Response === "undefined" || !(response instanceof Response)) {
+      fail(new TypeError("The handler did not return a Response (got " + describe(response) + ")."));
+      return;
+    }
+    let pending;
+    try { pending = __z0.responseToHost(response); } catch (error) { fail(error); return; }
+    reflectApply(promiseThen, promiseResolve(pending), [(out) => {
+      request.body = out.body;
+      out.body = undefined;
+      request.response = out;
+      request.responded = true;
+    }, fail]);
+  };
+  let settled;
+  try { settled = promiseResolve(value); } catch (error) { fail(error); return; }
+  reflectApply(promiseThen, settled, [deliver, fail]);
 }
 
 // request.js overrides this: the tenant's Request from the host's {method, url, headers} and body bytes.
@@ -305,8 +316,8 @@ function settle(results) {
 
 function boot(linkFn) {
   const link = {
-    start(defs, main) {
-      reflectApply(promiseThen, __z0.modules.instantiate(defs, main), [
+    start(defs, main, lineTable) {
+      catching(reflectApply(promiseThen, __z0.modules.instantiate(defs, main, lineTable), [
         (namespace) => {
           const handler = namespace.default;
           if (handler === null || typeof handler !== "object" && typeof handler !== "function") {
@@ -323,7 +334,7 @@ function boot(linkFn) {
           bootState = { state: "ok", handlers: names, error: null };
         },
         undefined,
-      ]).then(undefined, (error) => {
+      ]), (error) => {
         bootState = { state: "error", handlers: [], error: errorInfo(error) };
       });
     },
