@@ -206,6 +206,7 @@ LIVE_CONFIG = """
 [z0]
 base_domain = "tenants.test"
 executors = 2
+max_request_bytes = 1048576
 namespaces_by_host = { "*.staging.tenants.test" = "z0-staging-tenants", "dev.localhost" = "z0-dev-tenants" }
 """
 

@@ -75,8 +75,9 @@ class Z0Server:
             await runtime.start()
             gateway = build_gateway(gateway_config(settings), registry, runtime)
             await gateway.view.start()
-            api = _server(create_control_app(registry, settings, runtime), settings)
+            # uvicorn configures logging globally per Config: the gateway's (no access log) goes first.
             gateway_server = _server(gateway, settings, access_log=False)
+            api = _server(create_control_app(registry, settings, runtime), settings)
             self._servers = [api, gateway_server]
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

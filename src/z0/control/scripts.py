@@ -14,8 +14,8 @@ from z0.control._auth import AccountId, Caller, registry_of
 from z0.control._envelope import Envelope, PagedEnvelope, ResultInfo, list_response, ok
 from z0.control._multipart import multipart_body, read_upload
 from z0.control._schemas import NamespaceScriptOut, ScriptUploadOut, VersionOut
-from z0.errors import Forbidden, InvalidModule, InvalidRequest, NotFound
-from z0.names import parse_tag_filter, script_owner
+from z0.errors import InvalidModule, NotFound
+from z0.names import parse_tag_filter
 from z0.registry import Registry, ScriptUpload
 from z0.runtime.compile import compile_script, linked_to_json
 from z0.runtime.limits import Limits
@@ -79,9 +79,13 @@ async def upload_script(
     upload = await run_in_threadpool(
         prepare_upload, script_name, metadata, parts, max_bytes=settings.max_upload_bytes
     )
+    owner = await run_in_threadpool(
+        functools.partial(
+            registry.scripts.authorize_put, account_id, namespace, upload, acting_tenant=caller.tenant_id
+        )
+    )
     version_id = str(uuid.uuid4())
     linked, code = await run_in_threadpool(_compile, namespace, upload, version_id)
-    owner = await run_in_threadpool(_owner, registry, account_id, namespace, upload, caller.tenant_id)
     checked = await _check(request.app.state.runtime, code, _limits_for(registry, settings, owner))
     script = await run_in_threadpool(
         functools.partial(
@@ -110,20 +114,6 @@ def _compile(namespace: str, upload: ScriptUpload, version_id: str) -> tuple[Lin
         linked=linked,
     )
     return linked, code
-
-
-def _owner(
-    registry: Registry, account_id: str, namespace: str, upload: ScriptUpload, acting: str | None
-) -> str | None:
-    """Whose limits the upload check runs under: the script's owner as it will be stored."""
-    try:
-        return registry.scripts.get(account_id, namespace, upload.name, acting_tenant=acting).tenant_id
-    except (NotFound, Forbidden):
-        pass
-    try:
-        return script_owner(upload.name, list(upload.tags or ())) or acting
-    except InvalidRequest:
-        return acting
 
 
 def _limits_for(registry: Registry, settings: Settings, tenant_id: str | None) -> Limits:

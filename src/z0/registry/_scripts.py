@@ -62,9 +62,7 @@ class ScriptStore:
         the upload check found (the linked form is kept as a blob)."""
         version_id = version_id or str(uuid.uuid4())
         new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
-        owner_if_new = script_owner(upload.name, new_tags or [])
-        if acting_tenant is not None and owner_if_new is None:
-            owner_if_new = acting_tenant
+        owner_if_new = script_owner(upload.name, new_tags or []) or acting_tenant
         module_rows, blob_rows = _module_rows(version_id, upload.modules)
         linked_sha256 = hashlib.sha256(linked).hexdigest() if linked is not None else None
         if linked is not None:
@@ -92,21 +90,9 @@ class ScriptStore:
             # Taken once the script's row is ours, so that versions are ordered as they commit.
             now = utcnow()
             created = row["current_version_id"] == version_id
-            if created:
-                owner = owner_if_new
-            else:
-                tags = (
-                    new_tags
-                    if new_tags is not None
-                    else _tags_of(connection, ns_id, [upload.name])[upload.name]
-                )
-                owner = _owner_after(upload.name, tags, row["tenant_id"])
-                if acting_tenant is not None and owner is None:
-                    owner = acting_tenant
-            if acting_tenant is not None and (
-                owner != acting_tenant or row["tenant_id"] not in (None, acting_tenant)
-            ):
-                raise Forbidden(f"This token may deploy only tenant {acting_tenant!r}'s scripts.")
+            owner = _owner_for_put(
+                connection, ns_id, upload.name, new_tags, None if created else row, acting_tenant
+            )
             connection.execute(
                 update(scripts)
                 .where(scripts.c.namespace_id == ns_id, scripts.c.name == upload.name)
@@ -140,6 +126,17 @@ class ScriptStore:
             return _load_scripts(
                 connection, namespace, _scripts_query(ns_id).where(scripts.c.name == upload.name)
             )[0]
+
+    def authorize_put(
+        self, account_id: str, namespace: str, upload: ScriptUpload, *, acting_tenant: str | None = None
+    ) -> str | None:
+        """Whether this upload may be made (before any of its code runs): its namespace exists, its owner
+        stays its owner, a tenant token deploys only its own; returns the owner it will have."""
+        new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
+        with self._db.read() as connection:
+            ns_id = _namespace_id(connection, account_id, namespace)
+            row = _script_row(connection, ns_id, upload.name)
+            return _owner_for_put(connection, ns_id, upload.name, new_tags, row, acting_tenant)
 
     def get(self, account_id: str, namespace: str, name: str, *, acting_tenant: str | None = None) -> Script:
         with self._db.read() as connection:
@@ -313,6 +310,31 @@ def _module_rows(
             }
         )
     return module_rows, list(blob_rows.values())
+
+
+def _owner_for_put(
+    connection: Connection,
+    ns_id: str,
+    name: str,
+    new_tags: list[str] | None,
+    existing: RowMapping | None,
+    acting_tenant: str | None,
+) -> str | None:
+    """The owner an upload gives a script (None: nobody's), or Forbidden for a tenant token that
+    would deploy another tenant's script."""
+    if existing is None:
+        owner = script_owner(name, new_tags or [])
+    else:
+        tags = new_tags if new_tags is not None else _tags_of(connection, ns_id, [name])[name]
+        owner = _owner_after(name, tags, existing["tenant_id"])
+    if acting_tenant is None:
+        return owner
+    owner = owner or acting_tenant
+    if owner != acting_tenant or (
+        existing is not None and existing["tenant_id"] not in (None, acting_tenant)
+    ):
+        raise Forbidden(f"This token may deploy only tenant {acting_tenant!r}'s scripts.")
+    return owner
 
 
 def _owner_after(name: str, tags: list[str], current_owner: str | None) -> str | None:

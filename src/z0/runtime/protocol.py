@@ -4,7 +4,7 @@ A frame is `<u32 header length><u32 payload length><header JSON><payload bytes>`
 what the frame is (`t`), the payload carries bytes (request and response bodies) without encoding.
 
 gateway → executor                              executor → gateway
-  load   {key, code}                              need     {rid, key}      (send `load`: the fetch waits for it)
+  load   {key, code}                              need     {rid, key}   (answer with `load`; the fetch waits)
   fetch  {rid, key, meta, limits} + body          ops      {rid, ops}
   result {rid, results}                           response {rid, status, statusText, headers, logs} + body
   check  {rid, key, code, limits}                 done     {rid, outcome, cpu_ms, error, logs, memory}
