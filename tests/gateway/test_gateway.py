@@ -1,4 +1,4 @@
-"""The gateway over real HTTP on 127.0.0.1: every answer of the dispatcher, and the request the worker sees."""
+"""The gateway over real HTTP on 127.0.0.1: every answer of the dispatcher, and what the worker sees."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ export default {
     const body = await request.arrayBuffer();
     return Response.json({
       script: env.SCRIPT, method: request.method, path: url.pathname, search: url.search, host: url.host,
-      headers: seen, length: body.byteLength, body: body.byteLength < 1000 ? new TextDecoder().decode(body) : null,
+      headers: seen, length: body.byteLength,
+      body: body.byteLength < 1000 ? new TextDecoder().decode(body) : null,
     });
   },
 };
