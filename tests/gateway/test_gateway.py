@@ -150,14 +150,36 @@ def test_not_deployed_and_not_owned_are_404(operator: Operator) -> None:
     auth = {"authorization": f"Bearer {key}"}
     wait_for(lambda: operator.gateway.get("/", headers=auth).status_code == 404)
     assert operator.gateway.get("/", headers=auth).text == "Tenant not deployed"
-    # a script named for this tenant's webhook but owned (by tag) by another tenant is never run for it
+    # The live server routes /legacy/ to "{tenant_id}-legacy": a name outside the tenant scheme, so its
+    # owner comes from its tag. Owned by another tenant, it is never run for this one.
     other = operator.tenant()
-    operator.deploy(f"{tenant_id}-webhook-x", MIRROR)  # unrelated name: not routed
-    with pytest.raises(AssertionError):
-        operator.deploy(f"{tenant_id}-webhook", MIRROR, tags=[f"tenant_id:{other}"])  # refused at upload
-    operator.deploy("shared-worker", MIRROR, tags=[f"tenant_id:{other}"])
-    time.sleep(0.4)
-    assert operator.gateway.get("/webhook/x", headers=auth).status_code == 404
+    operator.deploy(f"{tenant_id}-legacy", MIRROR, tags=[f"tenant_id:{other}"], bindings=mirror("theirs"))
+    time.sleep(0.5)
+    refused = operator.gateway.get("/legacy/x", headers=auth)
+    assert (refused.status_code, refused.text) == (404, "Tenant not deployed")
+    mine = f"{tenant_id}-legacy"
+    operator.ok("DELETE", f"/workers/dispatch/namespaces/z0-prod-tenants/scripts/{mine}")
+    operator.deploy(mine, MIRROR, tags=[f"tenant_id:{tenant_id}"], bindings=mirror("mine"))
+    wait_for(lambda: operator.gateway.get("/legacy/x", headers=auth).status_code == 200)
+    assert operator.gateway.get("/legacy/x", headers=auth).json()["script"] == "mine"
+
+
+def test_tenant_limits_reach_the_runtime(operator: Operator) -> None:
+    tenant_id = operator.tenant()
+    key = operator.key(tenant_id)["key"]
+    auth = {"authorization": f"Bearer {key}"}
+    # about 20 ms of CPU: within the default 50 ms, over a 5 ms tenant limit
+    busy = (
+        "export default { fetch() { let x = 0; const end = Date.now() + 20;"
+        " while (Date.now() < end) x++; return new Response(String(x > 0)); } };"
+    )
+    operator.deploy(tenant_id, busy)
+    wait_for(lambda: operator.gateway.get("/", headers=auth).status_code == 200)
+    operator.ok("PATCH", f"/z0/tenants/{tenant_id}", json={"limits": {"cpu_ms": 5}})
+    wait_for(lambda: operator.gateway.get("/", headers=auth).status_code == 503)
+    assert operator.gateway.get("/", headers=auth).json()["error"] == "exceeded_cpu"
+    operator.ok("PATCH", f"/z0/tenants/{tenant_id}", json={"limits": {"cpu_ms": None}})
+    wait_for(lambda: operator.gateway.get("/", headers=auth).status_code == 200)
 
 
 def test_the_request_the_worker_sees(operator: Operator, tenant: dict[str, str]) -> None:
