@@ -22,6 +22,7 @@ import z0
 from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
+from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
@@ -49,13 +50,20 @@ class Z0Server:
         self.settings = settings
         self._out = out or sys.stdout
         self._servers: list[_Server] = []
+        self._workers: dict[int, asyncio.subprocess.Process] = {}
+        self._stopping = False
 
     def run(self) -> None:
         asyncio.run(self.serve())
 
     def stop(self) -> None:
+        self._stopping = True
         for server in self._servers:
             server.should_exit = True
+        for process in self._workers.values():
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.terminate()
 
     async def serve(self) -> None:
         settings = self.settings
@@ -67,36 +75,71 @@ class Z0Server:
                     f"Cannot create the data directory {settings.data_dir}: {exc.strerror}."
                 ) from exc
         registry = await asyncio.to_thread(Registry.open, settings.resolved_database_url)
-        runtime = Runtime(runtime_config(settings))
+        workers = settings.workers or _cpu_count()
+        executors = settings.executors or _cpu_count()
+        # With gateway workers, this process keeps one executor, for upload checks.
+        runtime = Runtime(runtime_config(settings, executors=executors if workers == 1 else 1))
         try:
             boot = await asyncio.to_thread(bootstrap, registry, settings)
             api_socket = _listen(settings.host, settings.api_port)
             gateway_socket = _listen(settings.host, settings.gateway_port)
             await runtime.start()
-            gateway = build_gateway(gateway_config(settings), registry, runtime)
-            await gateway.view.start()
-            # uvicorn configures logging globally per Config: the gateway's (no access log) goes first.
-            gateway_server = _server(gateway, settings, access_log=False)
-            api = _server(create_control_app(registry, settings, runtime), settings)
-            self._servers = [api, gateway_server]
+            tasks: list[asyncio.Task[None]] = []
+            gateway = None
+            if workers == 1:
+                gateway = build_gateway(gateway_config(settings), registry, runtime)
+                await gateway.view.start()
+                # uvicorn configures logging globally per Config: the gateway's (no access log) goes first.
+                gateway_server = make_server(gateway, settings, access_log=False)
+                self._servers.append(gateway_server)
+                tasks.append(asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])))
+            api = make_server(create_control_app(registry, settings, runtime), settings)
+            self._servers.append(api)
+            tasks.append(asyncio.create_task(api.serve(sockets=[api_socket])))
+            if workers > 1:
+                per_worker = max(1, executors // workers)
+                tasks += [
+                    asyncio.create_task(self._run_worker(index, gateway_socket, per_worker))
+                    for index in range(workers)
+                ]
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-            tasks = [
-                asyncio.create_task(api.serve(sockets=[api_socket])),
-                asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])),
-            ]
             try:
                 await self._wait_started(tasks)
-                self._print_banner(boot, api_socket.getsockname()[1], gateway_socket.getsockname()[1])
+                self._print_banner(
+                    boot, api_socket.getsockname()[1], gateway_socket.getsockname()[1], workers
+                )
                 await asyncio.gather(*tasks)
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
-                await gateway.view.close()
+                if gateway is not None:
+                    await gateway.view.close()
         finally:
             await runtime.close()
             registry.close()
+
+    async def _run_worker(self, index: int, sock: socket.socket, executors: int) -> None:
+        """Runs gateway worker `index` until z0 stops, replacing it if it dies."""
+        environment = {
+            **os.environ,
+            SETTINGS_VARIABLE: self.settings.model_dump_json(exclude={"api_token"}),
+        }
+        while not self._stopping:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "z0.gateway.worker",
+                "--fd", str(sock.fileno()), "--executors", str(executors),
+                pass_fds=(sock.fileno(),),
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            self._workers[index] = process
+            code = await process.wait()
+            if self._stopping:
+                return
+            logger.error("gateway worker %d exited (code %s); starting another", index, code)
+            await asyncio.sleep(1)
 
     async def _wait_started(self, tasks: list[asyncio.Task[None]]) -> None:
         while not all(server.started for server in self._servers):
@@ -107,7 +150,7 @@ class Z0Server:
                 raise ServeError("z0 could not start its servers: see the error above.")
             await asyncio.sleep(0.01)
 
-    def _print_banner(self, boot: Bootstrap, api_port: int, gateway_port: int) -> None:
+    def _print_banner(self, boot: Bootstrap, api_port: int, gateway_port: int, workers: int) -> None:
         settings = self.settings
         api_url = f"http://{_url_host(settings.host)}:{api_port}{API_PREFIX}"
         gateway_url = f"http://{_url_host(settings.host)}:{gateway_port}"
@@ -122,7 +165,7 @@ class Z0Server:
             lines.append(f"operator API token: {boot.new_token}")
             lines.append("  (shown once: z0 keeps only its hash; set Z0_API_TOKEN to choose your own)")
         lines += [
-            f"gateway: {gateway_url} (namespace {settings.namespace})",
+            f"gateway: {gateway_url} (namespace {settings.namespace}, {_plural(workers, 'worker')})",
             f"control API: {api_url}",
             f"API docs: {api_url}/docs",
             "Press Ctrl-C to stop.",
@@ -130,9 +173,17 @@ class Z0Server:
         print("\n".join(lines), file=self._out, flush=True)
 
 
-def runtime_config(settings: Settings) -> RuntimeConfig:
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _cpu_count() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def runtime_config(settings: Settings, *, executors: int | None = None) -> RuntimeConfig:
     return RuntimeConfig(
-        executors=settings.executors or max(1, os.cpu_count() or 1),
+        executors=executors or settings.executors or _cpu_count(),
         max_isolates=settings.max_isolates,
         max_memory_mb=settings.executor_memory_mb,
         isolates_per_script=settings.isolates_per_script,
@@ -161,7 +212,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
-def _server(app: Any, settings: Settings, *, access_log: bool = True) -> _Server:
+def make_server(app: Any, settings: Settings, *, access_log: bool = True) -> _Server:
     config = uvicorn.Config(
         app,
         host=settings.host,

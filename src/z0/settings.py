@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     default_cpu_ms: int = Field(50, ge=1, le=300_000)
     default_memory_mb: int = Field(128, ge=8, le=8192)
     default_subrequests: int = Field(1000, ge=0)
+    workers: int | None = Field(
+        None, ge=1, le=256, description="Gateway processes sharing the gateway port; default: one per CPU."
+    )
     # The runtime: executor processes and their isolates.
     executors: int | None = Field(
         None, ge=1, le=256, description="JS executor processes; default: one per CPU."

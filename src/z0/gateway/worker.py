@@ -1,0 +1,63 @@
+"""A gateway worker process: `z0 serve --workers N` runs N of these on one listening socket.
+
+Each has its own registry connection and view (so it sees changes within 1 s like any process), its
+own runtime (executors), and serves the socket it inherited from `z0 serve`. SIGTERM stops it after
+its requests finish; SIGINT is left to the parent, which stops its workers itself.
+
+    python -m z0.gateway.worker --fd N      (settings in Z0_WORKER_SETTINGS, as JSON)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from z0.registry import Registry, create_registry_engine
+from z0.settings import Settings
+
+__all__ = ["SETTINGS_VARIABLE", "main", "serve_gateway"]
+
+SETTINGS_VARIABLE = "Z0_WORKER_SETTINGS"
+
+
+async def serve_gateway(settings: Settings, sock: socket.socket, executors: int) -> None:
+    from z0.gateway import build_gateway
+    from z0.runtime.supervisor import Runtime
+    from z0.server import gateway_config, make_server, runtime_config
+
+    registry = Registry(create_registry_engine(settings.resolved_database_url))
+    runtime = Runtime(runtime_config(settings, executors=executors))
+    try:
+        await runtime.start()
+        gateway = build_gateway(gateway_config(settings), registry, runtime)
+        await gateway.view.start()
+        server = make_server(gateway, settings, access_log=False)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await gateway.view.close()
+    finally:
+        await runtime.close()
+        registry.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A z0 gateway worker (started by `z0 serve --workers N`).")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--executors", type=int, default=1)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [gateway %(process)d] %(message)s")
+    settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
+    sock = socket.socket(fileno=args.fd)
+    asyncio.run(serve_gateway(settings, sock, args.executors))
+
+
+if __name__ == "__main__":
+    main()
