@@ -207,8 +207,15 @@ LIVE_CONFIG = """
 base_domain = "tenants.test"
 executors = 2
 max_request_bytes = 1048576
-routes = { "/webhook/" = "{tenant_id}-webhook", "/integrations/{name}/" = "{tenant_id}-integration-{name}", "/legacy/" = "{tenant_id}-legacy" }
-namespaces_by_host = { "*.staging.tenants.test" = "z0-staging-tenants", "dev.localhost" = "z0-dev-tenants" }
+
+[z0.namespaces_by_host]
+"*.staging.tenants.test" = "z0-staging-tenants"
+"dev.localhost" = "z0-dev-tenants"
+
+[z0.routes]
+"/webhook/" = "{tenant_id}-webhook"
+"/integrations/{name}/" = "{tenant_id}-integration-{name}"
+"/legacy/" = "{tenant_id}-legacy"
 """
 
 

@@ -25,14 +25,28 @@ class JsError(Exception):
 
 class JsEnv:
     def __init__(
-        self, apis: Iterable[str] = (), *, mentioned: Iterable[str] = (), lazy: Iterable[str] = ()
+        self,
+        apis: Iterable[str] = (),
+        *,
+        mentioned: Iterable[str] = (),
+        lazy: Iterable[str] = (),
+        internals: bool = False,
+        seed: bytes | None = None,
     ) -> None:
+        """`internals=True` also puts z0's internal namespace on globalThis.__z0 (tests of the host
+        contract); `seed` (32 bytes) seeds crypto.js's generator as a dispatched request would."""
         chosen = {api.name for api in select_files(mentioned)} | set(apis)
         self.files = files_named(chosen)
         self.ctx = quickjs.Context()
-        self.entry = self.ctx.eval(build_prelude(self.files))
+        prelude = build_prelude(self.files)
+        if internals:
+            prelude = prelude.replace("return __z0.entry;", "globalThis.__z0 = __z0;\nreturn __z0.entry;")
+        self.entry = self.ctx.eval(prelude)
         self.entry("setup", json.dumps({"env": {}}))
-        self.entry("begin", json.dumps({"id": "test"}))
+        begin: dict[str, Any] = {"id": "test"}
+        if seed is not None:
+            begin["seed"] = seed.decode("latin-1")
+        self.entry("begin", json.dumps(begin))
         for name in lazy:
             self.load_lazy(name)
 

@@ -307,8 +307,8 @@ export default {
     JSON.stringify = () => "tampered";
     Object.defineProperty = () => { throw new Error("tampered"); };
     Promise.prototype.then = function () { throw new Error("tampered"); };
-    return new Response(JSON.parse.call(null, '"x"') && [seen.z0, seen.link, seen.boot, seen.python, seen.require,
-      seen.process, seen.std, seen.os, seen.globals.join("|")].join(","));
+    return new Response(JSON.parse.call(null, '"x"') && [seen.z0, seen.link, seen.boot, seen.python,
+      seen.require, seen.process, seen.std, seen.os, seen.globals.join("|")].join(","));
   },
 };"""
     response = await call(runtime, script("probe", ("probe.js", probe)))
@@ -336,7 +336,10 @@ export default {
 
 
 async def test_a_new_version_serves_the_next_request_while_running_ones_finish(runtime: Runtime) -> None:
-    slow = "export default { async fetch() { await new Promise((r) => setTimeout(r, 300)); return new Response('v1'); } };"
+    slow = (
+        "export default { async fetch() {"
+        " await new Promise((r) => setTimeout(r, 300)); return new Response('v1'); } };"
+    )
     v1 = script("deploy", ("index.js", slow))
     running = asyncio.ensure_future(call(runtime, v1))
     await asyncio.sleep(0.05)
@@ -358,7 +361,8 @@ async def test_isolate_pool_and_eviction_keep_serving() -> None:
             "deploy",
             (
                 "index.js",
-                "export default { async fetch() { await new Promise((r) => setTimeout(r, 50)); return new Response('ok'); } };",
+                "export default { async fetch() {"
+                " await new Promise((r) => setTimeout(r, 50)); return new Response('ok'); } };",
             ),
         )
         answers = await asyncio.gather(*(call(runtime, slow) for _ in range(6)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import binascii
 import json
 import mmap
 import os
@@ -118,8 +119,9 @@ class Executor:
             run = Run(
                 rid=header["rid"],
                 key=header["key"],
-                meta=json.dumps(header["meta"]),
-                body=payload.decode("latin-1") if payload else None,
+                meta=json.dumps({**header["meta"], "bodyEncoding": "base64"}),
+                # Bytes cross into the isolate as base64: Uint8Array.fromBase64 is native there.
+                body=binascii.b2a_base64(payload, newline=False).decode("ascii") if payload else None,
                 cpu_budget_s=limits["cpu_ms"] / 1000,
                 memory_bytes=limits["memory_mb"] * 1024 * 1024,
             )
@@ -356,6 +358,11 @@ class Executor:
         if state["response"] is not None:
             body = isolate.call("body", budget_s=INTERNAL_BUDGET_S) or ""
             response = state["response"]
+            raw = (
+                binascii.a2b_base64(body)
+                if response.get("bodyEncoding") == "base64"
+                else body.replace("\u0100", "\0").encode("latin-1")
+            )
             self.send(
                 {
                     "t": "response",
@@ -365,7 +372,7 @@ class Executor:
                     "headers": response["headers"],
                     "logs": self._drain_logs(run),
                 },
-                body.replace("\u0100", "\0").encode("latin-1"),
+                raw,
             )
             run.responded = True
         if state["done"]:

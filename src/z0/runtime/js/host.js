@@ -6,10 +6,11 @@
  *   "setup", {env, lineOffset}           once, before the tenant's code: env holds the plain vars
  *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main, lineTable)})
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
- *   "dispatch", {id, method, url, headers, seed}, bodyLatin1   starts a request
- *   "begin", {id}                         a request context without a handler (tests)
- *   "take"                       -> JSON  {ops, response, done, logs, error}
- *   "body"                       -> str   the response body, latin-1, NUL written as U+0100
+ *   "dispatch", {id, method, url, headers, seed, bodyEncoding}, body   starts a request (body: base64)
+ *   "begin", {id, seed}                   a request context without a handler (tests)
+ *   "take"                       -> JSON  {ops, response: {status, statusText, headers, bodyEncoding}, done, logs,
+ *                                          error, missing}
+ *   "body"                       -> str   the response body: base64, or latin-1 with NUL written as U+0100
  *   "resolve", [{id, ok, value, error}]   results of host ops
  *   "lazy", name, exports                 a lazy file's exports (see __z0.lazy)
  *   "end"                                 forget the request (after done, or when the host gives up)
@@ -227,30 +228,13 @@ function respondWith(request, value) {
   reflectApply(promiseThen, settled, [deliver, fail]);
 }
 
-// request.js overrides this: the tenant's Request from the host's {method, url, headers} and body bytes.
-__z0.requestFromHost = function (meta, bodyLatin1) {
-  const init = { method: meta.method, headers: meta.headers };
-  if (bodyLatin1 && meta.method !== "GET" && meta.method !== "HEAD") init.body = __z0.latin1ToBytes(bodyLatin1);
-  return new Request(meta.url, init);
-};
-
-// response.js overrides this: the status, headers and body of a Response, for the host.
-__z0.responseToHost = function (response) {
-  return reflectApply(promiseThen, response.arrayBuffer(), [(buffer) => ({
-    status: response.status,
-    statusText: response.statusText,
-    headers: [...response.headers],
-    body: __z0.bytesToLatin1(new Uint8Array(buffer)),
-  })]);
-};
-
-function dispatch(meta, bodyLatin1) {
+function dispatch(meta, body) {
   if (bootState.state !== "ok") throw new TypeError("z0: the script is not ready (" + bootState.state + ").");
   const request = newRequestState(meta.id);
   current = request;
   if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(meta.seed);
   try {
-    const req = __z0.requestFromHost(meta, bodyLatin1);
+    const req = __z0.requestFromHost(meta, body);
     const ctx = freeze({
       waitUntil: (promise) => track(promise),
       passThroughOnException: () => {},
@@ -368,7 +352,12 @@ __z0.entry = function (command, a, b) {
       return jsonStringify({ state: state.state, handlers: state.handlers, error: state.error, logs: bootLogs.splice(0) });
     }
     case "dispatch": return dispatch(jsonParse(a), b);
-    case "begin": current = newRequestState(jsonParse(a).id); return undefined;
+    case "begin": {
+      const meta = jsonParse(a);
+      current = newRequestState(meta.id);
+      if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(meta.seed);
+      return undefined;
+    }
     case "take": return take();
     case "body": {
       const body = current !== null ? current.body : null;

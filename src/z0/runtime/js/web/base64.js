@@ -1,8 +1,6 @@
 // z0-api: base64
 // requires: domexception
 // provides: atob, btoa
-const wFromBase64 = Uint8Array.fromBase64, wToBase64 = Uint8Array.prototype.toBase64;
-
 function atob(data) {
   if (arguments.length === 0) throw new TypeError("Failed to execute 'atob': 1 argument required, but only 0 present.");
   let s = `${data}`.replace(/[\t\n\f\r ]+/g, "");

@@ -80,7 +80,8 @@ class File extends Blob {
 }
 defineProperty(Body.prototype, "blob", {
   value: async function blob() {
-    return wBlob(await wBRead(this, false), wHGet(wBHeaders(this), "content-type") ?? "");
+    const raw = await wBRaw(this);
+    return wBlob(typeof raw === "string" ? raw : wToLatin(raw), wHGet(wBHeaders(this), "content-type") ?? "");
   },
   writable: true,
   configurable: true,

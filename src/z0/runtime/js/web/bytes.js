@@ -5,6 +5,7 @@ const wWF = String.prototype.toWellFormed, wLower = String.prototype.toLowerCase
 const wAB = ArrayBuffer, wIsView = ArrayBuffer.isView, wU8 = Uint8Array;
 const wIter = Symbol.iterator, wAIter = Symbol.asyncIterator;
 const wToBytes = __z0.latin1ToBytes, wToLatin = __z0.bytesToLatin1;
+const wFromBase64 = Uint8Array.fromBase64, wToBase64 = Uint8Array.prototype.toBase64;
 const wSkip = {};
 
 function wTag(C, name) {

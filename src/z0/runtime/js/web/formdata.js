@@ -156,7 +156,8 @@ function wFDPick(entries, which) {
 defineProperty(Body.prototype, "formData", {
   value: async function formData() {
     const type = wHGet(wBHeaders(this), "content-type");
-    return wFDParse(await wBRead(this, false), type);
+    const raw = await wBRaw(this);
+    return wFDParse(typeof raw === "string" ? raw : wToLatin(raw), type);
   },
   writable: true,
   configurable: true,

@@ -98,7 +98,7 @@ class Request extends Body {
       r.#url = meta.url;
       r.#m = m;
       if (meta.cf !== undefined) r.#cf = meta.cf;
-      wBHost(r, wHNew(meta.headers, true), m === "GET" || m === "HEAD" ? null : body);
+      wBHost(r, wHNew(meta.headers, true), m === "GET" || m === "HEAD" ? null : body, meta.bodyEncoding);
       return r;
     };
   }

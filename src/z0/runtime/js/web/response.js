@@ -80,16 +80,27 @@ class Response extends Body {
       r.#t = meta.statusText || "";
       r.#url = meta.url || "";
       r.#rd = !!meta.redirected;
-      wBHost(r, wHNew(meta.headers, true), body);
+      wBHost(r, wHNew(meta.headers, true), body, meta.bodyEncoding);
       return r;
     };
     __z0.responseToHost = async (r) => {
       if (r.#ty === "error") throw new TypeError("Return value from serve handler must not be an error response (like Response.error()).");
-      const out = objectCreate(null), b = wBTake(r);
+      const out = objectCreate(null);
+      let b = wBTake(r);
       out.status = r.#s;
       out.statusText = r.#t;
       out.headers = wHList(wBHeaders(r));
-      out.body = typeof b === "string" ? b : await b;
+      if (typeof b !== "string" && !(b instanceof wU8)) b = await b;
+      if (typeof b === "string") {
+        out.body = b;
+        out.bodyEncoding = "latin1";
+      } else if (wBase64Host) {
+        out.body = reflectApply(wToBase64, b, []);
+        out.bodyEncoding = "base64";
+      } else {
+        out.body = wToLatin(b);
+        out.bodyEncoding = "latin1";
+      }
       return out;
     };
   }

@@ -129,7 +129,7 @@ function rsError(S, e) {
   S.queue = [];
   S.sizes = [];
   S.size = 0;
-  S.latin1 = undefined;
+  S.raw = undefined;
   const R = S.reader;
   if (R) {
     for (const req of R.reqs.splice(0)) req.rej(e);
@@ -145,7 +145,7 @@ function rsCancel(S, reason) {
   S.queue = [];
   S.sizes = [];
   S.size = 0;
-  S.latin1 = undefined;
+  S.raw = undefined;
   return reflectApply(promiseThen, wCall(S.src, S.cancel, [reason]), [wNoop]);
 }
 
@@ -194,9 +194,9 @@ function rdRelease(R) {
 }
 
 function rsTake(S) {
-  if (S.latin1 === undefined || S.reader || S.disturbed || S.state !== 0 || S.queue.length) return null;
-  const v = S.latin1;
-  S.latin1 = undefined;
+  if (S.raw === undefined || S.reader || S.disturbed || S.state !== 0 || S.queue.length) return null;
+  const v = S.raw;
+  S.raw = undefined;
   S.disturbed = true;
   S.state = 1;
   return v;
@@ -225,7 +225,7 @@ class ReadableStream {
     const S = this.#S = {
       state: 0, error: undefined, disturbed: false, reader: null, queue: [], sizes: [], size: 0, hwm: 1, sizeFn: undefined,
       src: source, pull: undefined, cancel: undefined, started: false, pulling: false, again: false, closing: false,
-      bytes: false, latin1: undefined, ctl: null,
+      bytes: false, raw: undefined, ctl: null,
     };
     const type = source.type;
     if (type !== undefined) {
@@ -268,45 +268,56 @@ class ReadableStream {
 function wRSDisturbed(s) {
   return wRSOf(s).disturbed;
 }
-function wRSBytes(latin1, used) {
+function wRSBytes(raw, used) {
   const s = new ReadableStream({
     type: "bytes",
     pull(c) {
-      const v = S.latin1;
-      S.latin1 = undefined;
-      if (v) c.enqueue(wToBytes(v));
+      const v = S.raw;
+      S.raw = undefined;
+      if (v.length) c.enqueue(wRawChunk(v));
       c.close();
     },
   });
   const S = wRSOf(s);
-  S.latin1 = latin1;
+  S.raw = raw;
   if (used) {
     S.disturbed = true;
-    S.latin1 = undefined;
+    S.raw = undefined;
     rsClose(S);
   }
   return s;
 }
+
+function wRawChunk(raw) {
+  return typeof raw === "string" ? wToBytes(raw) : raw;
+}
+
 async function wRSAll(s) {
   const S = wRSOf(s);
   if (S.reader) throw new TypeError("This ReadableStream is currently locked to a reader.");
   const taken = rsTake(S);
   if (taken !== null) return taken;
   const R = rdAcquire(S, false), parts = [];
+  let size = 0;
   try {
     for (;;) {
       const { value, done } = await rdRead(R);
-      if (done) return parts.join("");
+      if (done) break;
       if (!(value instanceof wAB) && !wIsView(value)) {
         const e = new TypeError("This ReadableStream did not return bytes.");
         rsCancel(S, e);
         throw e;
       }
-      parts.push(wLatin(value));
+      const u = wIsView(value) ? new wU8(value.buffer, value.byteOffset, value.byteLength) : new wU8(value);
+      parts[parts.length] = u;
+      size += u.length;
     }
   } finally {
     rdRelease(R);
   }
+  const out = new wU8(size);
+  for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) out.set(parts[i], at);
+  return out;
 }
 
 function wRSTee(s) {
@@ -343,15 +354,16 @@ function wRSTee(s) {
   const b = new ReadableStream({ type: S.bytes ? "bytes" : undefined, pull, cancel: cancel(false) });
   A = wRSOf(a);
   B = wRSOf(b);
-  if (S.latin1 !== undefined && !S.queue.length && !S.disturbed) {
-    A.latin1 = B.latin1 = S.latin1;
+  if (S.raw !== undefined && !S.queue.length && !S.disturbed) {
+    A.raw = S.raw;
+    B.raw = typeof S.raw === "string" ? S.raw : new wU8(S.raw);
     A.pull = B.pull = function (c) {
-      const me = c === A.ctl ? A : B, v = me.latin1;
-      me.latin1 = undefined;
-      if (v) c.enqueue(wToBytes(v));
+      const me = c === A.ctl ? A : B, v = me.raw;
+      me.raw = undefined;
+      if (v.length) c.enqueue(wRawChunk(v));
       c.close();
     };
-    S.latin1 = undefined;
+    S.raw = undefined;
     S.disturbed = true;
     rsClose(S);
   }
