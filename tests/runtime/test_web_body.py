@@ -8,13 +8,10 @@ import binascii
 import json
 import time
 from typing import Any
-from unittest import mock
 
 import pytest
 
-from tests.runtime import jsenv
 from tests.runtime.jsenv import JsEnv, JsError
-from z0.runtime.jsapi import build_prelude
 
 ALL_BYTES = bytes(range(256))
 TEXTS = [
@@ -30,20 +27,11 @@ TEXTS = [
 ]
 
 
-def prelude_with_internals(files: Any) -> str:
-    """The prelude, also putting z0's internal namespace on globalThis.__z0 (tests only)."""
-    return build_prelude(files).replace("return __z0.entry;", "globalThis.__z0 = __z0;\nreturn __z0.entry;")
-
-
 class Worker:
     """An isolate running a service-worker script, driven through host.js's entry points."""
 
     def __init__(self, apis: list[str], handler: str, *, internals: bool = False) -> None:
-        if internals:
-            with mock.patch.object(jsenv, "build_prelude", prelude_with_internals):
-                self.env = JsEnv(apis)
-        else:
-            self.env = JsEnv(apis)
+        self.env = JsEnv(apis, internals=internals)
         self.env.entry("end")
         self.env.ctx.eval(
             f"addEventListener('fetch', (event) => event.respondWith(({handler})(event.request)));"
@@ -59,19 +47,20 @@ class Worker:
             meta["bodyEncoding"] = "base64"
         sent = binascii.b2a_base64(body, newline=False).decode() if base64 else body.decode("latin-1")
         self.env.entry("dispatch", json.dumps(meta), sent)
+        response = None
         for _ in range(1000):
             while self.env.ctx.execute_pending_job():
                 pass
             state = json.loads(self.env.entry("take"))
             assert state["error"] is None, state["error"]
+            response = state["response"] or response
             if state["done"]:
                 break
-        out = self.env.entry("body")
-        self.env.entry("end")
-        response = state["response"]
+        assert response is not None
+        out = response.pop("body") or ""
         if response.pop("bodyEncoding") == "base64":
             return response, binascii.a2b_base64(out)
-        return response, out.replace("\u0100", "\x00").encode("latin-1")
+        return response, out.encode("latin-1")
 
 
 @pytest.fixture(scope="module")

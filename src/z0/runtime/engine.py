@@ -87,20 +87,24 @@ class QuickJsIsolate(Isolate):
         return self._guarded(self._entry, budget_s, command)
 
     def pump(self, deadline: float) -> bool:
-        ctx = self._ctx
-        while True:
-            remaining = deadline - time.thread_time()
-            if remaining <= 0:
+        # One limit for the whole pump: no single job outlives the budget, and the loop checks the
+        # sum between jobs (a self-rescheduling microtask is many short jobs).
+        remaining = deadline - time.thread_time()
+        if remaining <= 0:
+            return False
+        job = self._ctx.execute_pending_job
+        while self._guarded(job, remaining):
+            if time.thread_time() >= deadline:
                 return False
-            if not self._guarded(ctx.execute_pending_job, remaining):
-                return True
+        return True
 
     def memory_bytes(self) -> int:
         return int(self._ctx.memory()["malloc_size"])
 
     def _guarded(self, function: Any, budget_s: float, *args: Any) -> Any:
-        ctx = self._ctx
-        ctx.set_time_limit(max(budget_s, 0.0005))
+        # The limit counts from the start of each call into the engine; JS never calls back into
+        # Python (host ops are queued), so it can stay set between calls.
+        self._ctx.set_time_limit(max(budget_s, 0.0005))
         try:
             return function(*args)
         except quickjs.StackOverflow as exc:
@@ -109,8 +113,6 @@ class QuickJsIsolate(Isolate):
             raise self._classify(exc) from exc
         except MemoryError as exc:
             raise OutOfMemory(str(exc)) from exc
-        finally:
-            ctx.set_time_limit(-1)
 
     def _classify(self, exc: Exception) -> EngineError:
         text = str(exc)

@@ -15,7 +15,6 @@ limit gets the whole process killed and replaced.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import binascii
 import json
 import mmap
@@ -32,13 +31,16 @@ from typing import Any, Literal
 from z0.runtime.engine import EngineError, Interrupted, OutOfMemory, QuickJsIsolate
 from z0.runtime.jsapi import lazy_source
 from z0.runtime.outcomes import Outcome
-from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, read_frame
+from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, split_frames
 
 __all__ = ["STATUS", "ExecutorConfig", "main"]
 
 # active (0/1), rid, CPU clock at the turn's start (ns, this thread), budget (ns)
 STATUS = struct.Struct("<qqqq")
-INTERNAL_BUDGET_S = 1.0  # z0's own calls into the isolate (take, body, end): never the tenant's code
+_ACTIVE = struct.Struct("<q")
+_FIELDS = struct.Struct("<qqq")
+INTERNAL_BUDGET_S = 1.0  # z0's own calls into the isolate (take, end): never the tenant's code
+MEMORY_CHECK_EVERY = 32  # requests between two readings of an isolate's heap (a reading costs ~13 µs)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Slot:
     handlers: list[str]
     busy: bool = False
     memory: int = 0
+    served: int = 0
 
 
 class BootFailed(Exception):
@@ -86,6 +89,7 @@ class Run:
     responded: bool = False
     effectful: bool = False
     replays: int = 0
+    ended: bool = False  # the isolate has forgotten the request (host.js ends it when it is done)
     logs: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -98,9 +102,7 @@ def _error(name: str, message: str, stack: str = "") -> dict[str, str]:
 
 
 class Executor:
-    def __init__(
-        self, writer: asyncio.StreamWriter, status: mmap.mmap | None, config: ExecutorConfig
-    ) -> None:
+    def __init__(self, writer: _Writer, status: mmap.mmap | None, config: ExecutorConfig) -> None:
         self._writer = writer
         self._status = status
         self.config = config
@@ -119,7 +121,7 @@ class Executor:
             run = Run(
                 rid=header["rid"],
                 key=header["key"],
-                meta=json.dumps({**header["meta"], "bodyEncoding": "base64"}),
+                meta=json.dumps(header["meta"]),
                 # Bytes cross into the isolate as base64: Uint8Array.fromBase64 is native there.
                 body=binascii.b2a_base64(payload, newline=False).decode("ascii") if payload else None,
                 cpu_budget_s=limits["cpu_ms"] / 1000,
@@ -222,11 +224,14 @@ class Executor:
         slot, _ = self.create(code, run.memory_bytes, run.pool_key, run.rid)
         self.pools.setdefault(run.pool_key, []).append(slot)
         self.pools.move_to_end(run.pool_key)
+        self.evict()
         return slot
 
     def release(self, slot: Slot, *, discard: bool) -> None:
         pool = self.pools.get(slot.pool_key, [])
-        if not discard:
+        slot.served += 1
+        measured = not discard and slot.served % MEMORY_CHECK_EVERY == 0
+        if measured:
             slot.memory = slot.isolate.memory_bytes()
             # An isolate that grew close to its limit between requests would fail the next one.
             discard = slot.memory >= slot.isolate.memory_limit * 0.8
@@ -240,7 +245,8 @@ class Executor:
             self.start(waiting.popleft())
             if not waiting:
                 self.waiting.pop(slot.pool_key, None)
-        self.evict()
+        if measured:
+            self.evict()
 
     def evict(self) -> None:
         """Drops least-recently-used idle isolates while over the count or memory budget."""
@@ -355,26 +361,28 @@ class Executor:
             if any(op["op"] in EFFECTFUL_OPS for op in state["ops"]):
                 run.effectful = True
             self.send({"t": "ops", "rid": run.rid, "ops": state["ops"]})
-        if state["response"] is not None:
-            body = isolate.call("body", budget_s=INTERNAL_BUDGET_S) or ""
-            response = state["response"]
+        run.ended = state["done"]
+        response = state["response"]
+        if response is not None:
+            body = response.get("body") or ""
             raw = (
                 binascii.a2b_base64(body)
                 if response.get("bodyEncoding") == "base64"
-                else body.replace("\u0100", "\0").encode("latin-1")
+                else body.encode("latin-1")
             )
-            self.send(
-                {
-                    "t": "response",
-                    "rid": run.rid,
-                    "status": response["status"],
-                    "statusText": response.get("statusText", ""),
-                    "headers": response["headers"],
-                    "logs": self._drain_logs(run),
-                },
-                raw,
-            )
+            frame = {
+                "t": "response",
+                "rid": run.rid,
+                "status": response["status"],
+                "statusText": response.get("statusText", ""),
+                "headers": response["headers"],
+                "logs": self._drain_logs(run),
+            }
             run.responded = True
+            if state["done"]:  # the common case: response and end in one frame
+                frame["done"] = self.finish(run, Outcome.OK, send=False)
+            self.send(frame, raw)
+            return
         if state["done"]:
             self.finish(run, Outcome.OK)
 
@@ -384,32 +392,36 @@ class Executor:
             slot.isolate.call("lazy", name, exports, budget_s=INTERNAL_BUDGET_S)
 
     def finish(
-        self, run: Run, outcome: Outcome, *, error: dict[str, str] | None = None, discard: bool = False
-    ) -> None:
+        self,
+        run: Run,
+        outcome: Outcome,
+        *,
+        error: dict[str, str] | None = None,
+        discard: bool = False,
+        send: bool = True,
+    ) -> dict[str, Any]:
+        """Ends a run: frees (or throws away) its isolate; returns (and sends) its `done` message."""
         self.runs.pop(run.rid, None)
         slot = run.slot
         run.slot = None
-        memory = 0
-        if slot is not None:
-            if not discard:
-                try:
-                    slot.isolate.call("end", budget_s=INTERNAL_BUDGET_S)
-                except EngineError:
-                    discard = True
-            memory = slot.isolate.memory_bytes()
-        self.send(
-            {
-                "t": "done",
-                "rid": run.rid,
-                "outcome": outcome.value,
-                "cpu_ms": round(run.cpu_used * 1000, 3),
-                "error": error,
-                "logs": self._drain_logs(run),
-                "memory": memory,
-            }
-        )
+        if slot is not None and not discard and not run.ended:
+            try:
+                slot.isolate.call("end", budget_s=INTERNAL_BUDGET_S)
+            except EngineError:
+                discard = True
+        done = {
+            "t": "done",
+            "rid": run.rid,
+            "outcome": outcome.value,
+            "cpu_ms": round(run.cpu_used * 1000, 3),
+            "error": error,
+            "logs": self._drain_logs(run),
+        }
+        if send:
+            self.send(done)
         if slot is not None:
             self.release(slot, discard=discard)
+        return done
 
     @staticmethod
     def _drain_logs(run: Run) -> list[dict[str, str]]:
@@ -450,24 +462,60 @@ class Executor:
         self.evict()
 
     def _status_write(self, active: int, rid: int, started: float, budget: float) -> None:
-        if self._status is not None:
-            STATUS.pack_into(self._status, 0, active, rid, int(started * 1e9), int(budget * 1e9))
+        """The watchdog reads this while it changes: the turn's fields go in before `active` is set,
+        and `active` is cleared before anything else."""
+        status = self._status
+        if status is None:
+            return
+        if active:
+            _FIELDS.pack_into(status, 8, rid, int(started * 1e9), int(budget * 1e9))
+            _ACTIVE.pack_into(status, 0, 1)
+        else:
+            _ACTIVE.pack_into(status, 0, 0)
 
 
-async def _serve(fd: int, status_path: str | None, config: ExecutorConfig) -> None:
+class _Writer:
+    """Frames to send, gathered while the frames just read are handled, then sent in one write."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._sock.sendall(data)
+
+
+def _serve(fd: int, status_path: str | None, config: ExecutorConfig) -> None:
+    """Reads frames, handles them, answers: a plain blocking loop (the executor has nothing else to do)."""
     sock = socket.socket(fileno=fd)
-    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    sock.setblocking(True)
     status = None
     if status_path:
-        with open(status_path, "r+b") as file:  # noqa: ASYNC230 (once, at start: a 32-byte file)
+        with open(status_path, "r+b") as file:
             status = mmap.mmap(file.fileno(), STATUS.size)
+    writer = _Writer(sock)
     executor = Executor(writer, status, config)
+    buffer = bytearray()
     while True:
-        frame = await read_frame(reader)
-        if frame is None:
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionError:
             return
-        executor.handle(*frame)
-        await writer.drain()
+        if not chunk:
+            return
+        buffer += chunk
+        for header, payload in split_frames(buffer):
+            executor.handle(header, payload)
+        try:
+            writer.flush()
+        except ConnectionError:
+            return
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -487,7 +535,7 @@ def main(argv: list[str] | None = None) -> None:
         isolates_per_script=args.isolates_per_script,
         startup_budget_s=args.startup_ms / 1000,
     )
-    asyncio.run(_serve(args.fd, args.status, config))
+    _serve(args.fd, args.status, config)
     os._exit(0)
 
 

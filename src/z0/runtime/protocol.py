@@ -14,12 +14,11 @@ gateway → executor                              executor → gateway
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 from typing import Any
 
-__all__ = ["EFFECTFUL_OPS", "MAX_FRAME", "encode_frame", "read_frame", "write_frame"]
+__all__ = ["EFFECTFUL_OPS", "MAX_FRAME", "encode_frame", "split_frames"]
 
 _PREFIX = struct.Struct("<II")
 MAX_FRAME = 256 * 1024 * 1024
@@ -33,23 +32,24 @@ def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
     return _PREFIX.pack(len(head), len(payload)) + head + payload
 
 
-async def write_frame(writer: asyncio.StreamWriter, header: dict[str, Any], payload: bytes = b"") -> None:
-    writer.write(encode_frame(header, payload))
-    await writer.drain()
-
-
-async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
-    """The next frame, or None at the end of the stream."""
-    try:
-        prefix = await reader.readexactly(_PREFIX.size)
-    except asyncio.IncompleteReadError:
-        return None
-    head_length, payload_length = _PREFIX.unpack(prefix)
-    if head_length + payload_length > MAX_FRAME:
-        raise ValueError(f"frame of {head_length + payload_length} bytes is over the limit")
-    try:
-        head = await reader.readexactly(head_length)
-        payload = await reader.readexactly(payload_length) if payload_length else b""
-    except asyncio.IncompleteReadError:
-        return None
-    return json.loads(head), payload
+def split_frames(buffer: bytearray) -> list[tuple[dict[str, Any], bytes]]:
+    """Takes every complete frame off the front of `buffer` (a partial one stays for the next read)."""
+    frames = []
+    offset = 0
+    size = len(buffer)
+    prefix = _PREFIX.size
+    while size - offset >= prefix:
+        head_length, payload_length = _PREFIX.unpack_from(buffer, offset)
+        if head_length + payload_length > MAX_FRAME:
+            raise ValueError(f"frame of {head_length + payload_length} bytes is over the limit")
+        start = offset + prefix
+        end = start + head_length + payload_length
+        if end > size:
+            break
+        frames.append(
+            (json.loads(buffer[start : start + head_length]), bytes(buffer[start + head_length : end]))
+        )
+        offset = end
+    if offset:
+        del buffer[:offset]
+    return frames

@@ -34,7 +34,7 @@ from z0.runtime.executor import STATUS
 from z0.runtime.hostops import HostOpError, HostOps, StandardHostOps
 from z0.runtime.limits import DEFAULT_LIMITS, Limits
 from z0.runtime.outcomes import Outcome, error_body, error_status
-from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, read_frame
+from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, split_frames
 
 __all__ = [
     "CheckResult",
@@ -140,6 +140,27 @@ class ScriptStartError(Exception):
         self.stack = stack
 
 
+class _Connection(asyncio.Protocol):
+    """Reads frames from an executor as they arrive and hands each to the runtime, synchronously."""
+
+    def __init__(
+        self, executor: _Executor, on_frame: Callable[[_Executor, dict[str, Any], bytes], None]
+    ) -> None:
+        self.executor = executor
+        self.on_frame = on_frame
+        self.buffer = bytearray()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        for header, payload in split_frames(self.buffer):
+            self.on_frame(self.executor, header, payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 class _Executor:
     """The gateway's end of one executor process."""
 
@@ -147,15 +168,20 @@ class _Executor:
         self.index = index
         self.generation = generation
         self.process: asyncio.subprocess.Process | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.reader_task: asyncio.Task[None] | None = None
+        self.transport: asyncio.Transport | None = None
+        self.connection: _Connection | None = None
         self.inflight: set[int] = set()
         self.alive = False
         self.killed_rid: int | None = None
         self._status: mmap.mmap | None = None
         self._status_path: Path | None = None
 
-    async def start(self, config: RuntimeConfig, status_dir: Path) -> asyncio.StreamReader:
+    async def start(
+        self,
+        config: RuntimeConfig,
+        status_dir: Path,
+        on_frame: Callable[[_Executor, dict[str, Any], bytes], None],
+    ) -> _Connection:
         self._status_path = status_dir / f"executor-{self.index}-{self.generation}.status"
         self._status_path.write_bytes(bytes(STATUS.size))
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -173,15 +199,19 @@ class _Executor:
             )  # fmt: skip
         finally:
             child.close()
-        reader, self.writer = await asyncio.open_unix_connection(sock=parent)
+        loop = asyncio.get_running_loop()
+        transport, connection = await loop.create_unix_connection(
+            lambda: _Connection(self, on_frame), sock=parent
+        )
+        self.transport, self.connection = transport, connection
         with open(self._status_path, "rb") as file:  # noqa: ASYNC230 (once, at start: a 32-byte file)
             self._status = mmap.mmap(file.fileno(), STATUS.size, access=mmap.ACCESS_READ)
         self.alive = True
-        return reader
+        return connection
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
-        if self.writer is not None and self.alive:
-            self.writer.write(encode_frame(header, payload))
+        if self.transport is not None and self.alive:
+            self.transport.write(encode_frame(header, payload))
 
     def turn(self) -> tuple[int, int, int, int]:
         """(active, rid, CPU clock at the turn's start in ns, budget in ns)."""
@@ -208,8 +238,8 @@ class _Executor:
 
     async def close(self) -> None:
         self.alive = False
-        if self.writer is not None:
-            self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
         if self.process is not None:
             try:
                 await asyncio.wait_for(self.process.wait(), 5)
@@ -230,7 +260,6 @@ class _Call:
     limits: Limits
     request_id: str
     expose_errors: bool
-    events: asyncio.Queue[tuple[dict[str, Any], bytes]]
     first: asyncio.Future[RuntimeResponse]
     completion: asyncio.Future[Completion]
     executor: _Executor | None = None
@@ -241,6 +270,7 @@ class _Call:
     replays: int = 0
     op_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     logs: list[dict[str, str]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
 
 
 class Runtime:
@@ -282,8 +312,6 @@ class Runtime:
         await asyncio.gather(*self._recoveries, return_exceptions=True)
         executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
         await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
-        readers = [e.reader_task for e in executors if e.reader_task is not None]
-        await asyncio.gather(*readers, return_exceptions=True)
         with contextlib.suppress(OSError):
             self._status_dir.rmdir()
 
@@ -296,8 +324,8 @@ class Runtime:
 
     async def _spawn(self, index: int) -> _Executor:
         executor = _Executor(index, next(self._generations))
-        reader = await executor.start(self.config, self._status_dir)
-        executor.reader_task = asyncio.create_task(self._read(executor, reader))
+        connection = await executor.start(self.config, self._status_dir, self._on_frame)
+        self._keep(asyncio.create_task(self._watch_connection(executor, connection)))
         return executor
 
     def executor_pids(self) -> list[int]:
@@ -324,12 +352,13 @@ class Runtime:
             limits=limits,
             request_id=request_id,
             expose_errors=expose_errors,
-            events=asyncio.Queue(),
             first=loop.create_future(),
             completion=loop.create_future(),
         )
         self._calls[call.rid] = call
-        self._keep(asyncio.create_task(self._drive(call)))
+        call.timer = loop.call_later(self.config.request_timeout_s, self._cancel, call)
+        executor = self._pick(script) or await self._route(script)
+        self._dispatch(call, executor)
         return await call.first
 
     async def check(self, script: ScriptCode, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
@@ -360,42 +389,9 @@ class Runtime:
         for executor in self._executors:
             executor.send({"t": "drop", "key": key})
 
-    async def _drive(self, call: _Call) -> None:
-        try:
-            await self._dispatch(call, await self._route(call.script))
-            timeout = self.config.request_timeout_s
-            while True:
-                try:
-                    header, payload = await asyncio.wait_for(call.events.get(), timeout)
-                except TimeoutError:
-                    self._cancel(call)
-                    return
-                kind = header["t"]
-                if kind == "need":  # the executor holds the request until it has the code
-                    assert call.executor is not None
-                    call.executor.send({"t": "load", "key": call.script.key, "code": call.script.wire()})
-                elif kind == "ops":
-                    self._perform(call, header["ops"])
-                elif kind == "response":
-                    self._respond(call, header, payload)
-                    timeout = self.config.wait_until_timeout_s
-                elif kind == "done":
-                    call.logs.extend(header.get("logs", []))
-                    self._finish(call, header)
-                    return
-                elif kind == "died" and not await self._after_death(call, header):
-                    return
-        except Exception:  # a z0 bug must not leave the client hanging
-            logger.exception("request %s failed inside the runtime", call.request_id)
-            self._settle(call, Outcome.EXCEPTION, 0.0, None)
-
-    async def _dispatch(self, call: _Call, executor: _Executor) -> None:
+    def _dispatch(self, call: _Call, executor: _Executor) -> None:
         call.executor = executor
         executor.inflight.add(call.rid)
-        self._send_fetch(call)
-
-    def _send_fetch(self, call: _Call) -> None:
-        assert call.executor is not None
         request = call.request
         meta = {
             "id": call.request_id,
@@ -403,8 +399,9 @@ class Runtime:
             "url": request.url,
             "headers": request.headers,
             "seed": os.urandom(32).decode("latin-1"),
+            "bodyEncoding": "base64",
         }
-        call.executor.send(
+        executor.send(
             {
                 "t": "fetch",
                 "rid": call.rid,
@@ -415,6 +412,33 @@ class Runtime:
             request.body,
         )
 
+    def _on_frame(self, executor: _Executor, header: dict[str, Any], payload: bytes) -> None:
+        """A frame from an executor: the request it belongs to moves on."""
+        kind = header["t"]
+        if kind == "checked":
+            waiter = self._checks.get(header["rid"])
+            if waiter is not None and not waiter.done():
+                waiter.set_result(header)
+            return
+        call = self._calls.get(header["rid"])
+        if call is None or call.executor is not executor:
+            return
+        try:
+            if kind == "need":  # the executor holds the request until it has the code
+                executor.send({"t": "load", "key": call.script.key, "code": call.script.wire()})
+            elif kind == "ops":
+                self._perform(call, header["ops"])
+            elif kind == "response":
+                self._respond(call, header, payload)
+                done = header.get("done")
+                if done is not None:
+                    self._finish(call, done)
+            elif kind == "done":
+                self._finish(call, header)
+        except Exception:  # a z0 bug must not leave the client hanging
+            logger.exception("request %s failed inside the runtime", call.request_id)
+            self._settle(call, Outcome.EXCEPTION, 0.0, None)
+
     def _perform(self, call: _Call, ops: list[dict[str, Any]]) -> None:
         for op in ops:
             if op.get("op") in EFFECTFUL_OPS:
@@ -423,12 +447,8 @@ class Runtime:
                 call.subrequests += 1
                 if call.subrequests > call.limits.subrequests:
                     call.subrequests_exceeded = True
-                    self._result(
-                        call,
-                        op["id"],
-                        False,
-                        f"Too many subrequests (the limit is {call.limits.subrequests}).",
-                    )
+                    limit = call.limits.subrequests
+                    self._result(call, op["id"], False, f"Too many subrequests (the limit is {limit}).")
                     continue
             task = asyncio.create_task(self._perform_one(call, op))
             call.op_tasks.add(task)
@@ -453,7 +473,12 @@ class Runtime:
 
     def _respond(self, call: _Call, header: dict[str, Any], body: bytes) -> None:
         call.responded = True
-        call.logs.extend(header.get("logs", []))
+        call.logs.extend(header.get("logs", ()))
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = asyncio.get_running_loop().call_later(
+                self.config.wait_until_timeout_s, self._cancel, call
+            )
         if not call.first.done():
             headers = [(str(name), str(value)) for name, value in header["headers"]]
             call.first.set_result(
@@ -461,6 +486,7 @@ class Runtime:
             )
 
     def _finish(self, call: _Call, header: dict[str, Any]) -> None:
+        call.logs.extend(header.get("logs", ()))
         outcome = Outcome(header["outcome"])
         if outcome is Outcome.EXCEPTION and call.subrequests_exceeded:
             outcome = Outcome.EXCEEDED_SUBREQUESTS
@@ -473,6 +499,8 @@ class Runtime:
         """Ends a call: the error response if none was sent, the completion, the logs."""
         if self._calls.pop(call.rid, None) is None:
             return
+        if call.timer is not None:
+            call.timer.cancel()
         if call.executor is not None:
             call.executor.inflight.discard(call.rid)
         for task in call.op_tasks:
@@ -494,7 +522,8 @@ class Runtime:
                     call.completion,
                 )
             )
-        self._log(call, outcome, error)
+        if call.logs or outcome is not Outcome.OK:
+            self._log(call, outcome, error)
         if not call.completion.done():
             call.completion.set_result(Completion(outcome, cpu_ms, error, call.logs))
 
@@ -520,40 +549,25 @@ class Runtime:
             call.executor.send({"t": "cancel", "rid": call.rid})
         self._settle(call, Outcome.CANCELED, 0.0, None)
 
-    async def _after_death(self, call: _Call, header: dict[str, Any]) -> bool:
-        """The call's executor died; True when the call goes on elsewhere."""
-        if header.get("killed_rid") == call.rid:
+    async def _after_death(self, call: _Call, killed_rid: int | None, running_rid: int | None) -> None:
+        """The call's executor died: the call ends, or runs again elsewhere when that is safe."""
+        if killed_rid == call.rid:
             self._settle(call, Outcome.EXCEEDED_CPU, float(call.limits.cpu_ms), None)
-            return False
-        if header.get("running_rid") == call.rid or call.effectful or call.responded or call.replays >= 2:
+            return
+        if running_rid == call.rid or call.effectful or call.responded or call.replays >= 2:
             self._settle(call, Outcome.EXECUTOR_RESTARTED, 0.0, None)
-            return False
+            return
         call.replays += 1
-        await self._dispatch(call, await self._route(call.script, avoid=call.executor))
-        return True
+        dead = call.executor
+        call.executor = None
+        executor = await self._route(call.script, avoid=dead)
+        if call.rid in self._calls:
+            self._dispatch(call, executor)
 
     # Executors
 
-    async def _read(self, executor: _Executor, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                try:
-                    frame = await read_frame(reader)
-                except ConnectionError:  # the executor was killed (by the watchdog) or crashed
-                    frame = None
-                if frame is None:
-                    break
-                header, payload = frame
-                if header["t"] == "checked":
-                    waiter = self._checks.get(header["rid"])
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(header)
-                    continue
-                call = self._calls.get(header["rid"])
-                if call is not None and call.executor is executor:
-                    call.events.put_nowait((header, payload))
-        except ValueError:
-            logger.exception("executor %d sent something unreadable", executor.index)
+    async def _watch_connection(self, executor: _Executor, connection: _Connection) -> None:
+        await connection.closed
         if not self._closing:
             recovery = asyncio.create_task(self._lost(executor))
             self._recoveries.add(recovery)
@@ -576,19 +590,13 @@ class Runtime:
         for rid in list(executor.inflight):
             call = self._calls.get(rid)
             if call is not None and call.executor is executor:
-                call.events.put_nowait(({"t": "died", "killed_rid": killed, "running_rid": running_rid}, b""))
+                self._keep(asyncio.create_task(self._after_death(call, killed, running_rid)))
         for waiter_rid, waiter in list(self._checks.items()):
             if not waiter.done() and waiter_rid in (killed, running_rid):
                 outcome = Outcome.EXCEEDED_CPU if waiter_rid == killed else Outcome.EXECUTOR_RESTARTED
+                message = "The script's top level ran away and was stopped."
                 waiter.set_result(
-                    {
-                        "ok": False,
-                        "outcome": outcome.value,
-                        "error": {
-                            "name": "Error",
-                            "message": "The script's top level ran away and was stopped.",
-                        },
-                    }
+                    {"ok": False, "outcome": outcome.value, "error": {"name": "Error", "message": message}}
                 )
         await executor.close()
         if self._closing:
@@ -599,6 +607,23 @@ class Runtime:
             self._quarantine = replacement
         elif executor.index < len(self._executors):
             self._executors[executor.index] = replacement
+
+    def _pick(self, script: ScriptCode) -> _Executor | None:
+        """The executor for a script, without waiting: its home, or the next when the home is busy."""
+        if script.name in self._quarantined:
+            return None
+        count = len(self._executors)
+        home = zlib.crc32(script.key.encode()) % count
+        best: _Executor | None = None
+        for step in range(count):
+            executor = self._executors[(home + step) % count]
+            if not executor.alive:
+                continue
+            if len(executor.inflight) < self.config.spill_threshold:
+                return executor
+            if best is None or len(executor.inflight) < len(best.inflight):
+                best = executor
+        return best
 
     async def _route(self, script: ScriptCode, avoid: _Executor | None = None) -> _Executor:
         until = self._quarantined.get(script.name)
@@ -612,17 +637,12 @@ class Runtime:
                 if self._quarantine.alive:
                     return self._quarantine
             else:
-                count = len(self._executors)
-                home = zlib.crc32(script.key.encode()) % count
-                candidates = [self._executors[(home + step) % count] for step in range(count)]
-                alive = [e for e in candidates if e.alive and e is not avoid] or [
-                    e for e in candidates if e.alive
-                ]
-                for executor in alive:
-                    if len(executor.inflight) < self.config.spill_threshold:
-                        return executor
-                if alive:
-                    return min(alive, key=lambda e: len(e.inflight))
+                executor = self._pick(script)
+                if executor is not None and (executor is not avoid or len(self._executors) == 1):
+                    return executor
+                others = [e for e in self._executors if e.alive and e is not avoid]
+                if others:
+                    return min(others, key=lambda e: len(e.inflight))
             await asyncio.sleep(0.01)  # the executor is being replaced
         raise RuntimeError("no executor came back within 2 s")
 
@@ -635,11 +655,13 @@ class Runtime:
                 if not executor.alive:
                     continue
                 active, rid, started, budget = executor.turn()
-                if not active:
+                if not active or budget <= 0:
                     continue
                 used = executor.cpu_ns()
                 if used is None or used - started <= budget * 1.5:
                     continue
+                if executor.turn() != (active, rid, started, budget):
+                    continue  # that turn ended while we looked
                 call = self._calls.get(rid)
                 name = call.script.name if call else self._checked_scripts.get(rid)
                 logger.warning(

@@ -8,9 +8,8 @@
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
  *   "dispatch", {id, method, url, headers, seed, bodyEncoding}, body   starts a request (body: base64)
  *   "begin", {id, seed}                   a request context without a handler (tests)
- *   "take"                       -> JSON  {ops, response: {status, statusText, headers, bodyEncoding}, done, logs,
- *                                          error, missing}
- *   "body"                       -> str   the response body: base64, or latin-1 with NUL written as U+0100
+ *   "take"                       -> JSON  {ops, response: {status, statusText, headers, body, bodyEncoding}, done,
+ *                                          logs, error, missing}; once done, the request is forgotten
  *   "resolve", [{id, ok, value, error}]   results of host ops
  *   "lazy", name, exports                 a lazy file's exports (see __z0.lazy)
  *   "end"                                 forget the request (after done, or when the host gives up)
@@ -277,13 +276,21 @@ function take() {
   let response = null;
   if (request.response !== null && !request.finished) {
     response = request.response;
+    response.body = request.body;
+    request.body = null;
     request.finished = true;
   }
   const failed = request.error !== null;
   const done = request.responded && request.waitUntil === 0 && (failed || request.finished);
-  const out = { ops, response, done, logs, error: request.error, missing: request.missing };
+  const out = jsonStringify({ ops, response, done, logs, error: request.error, missing: request.missing });
   if (failed) request.error = null;
-  return jsonStringify(out);
+  if (done) end();
+  return out;
+}
+
+function end() {
+  current = null;
+  timers.clear();
 }
 
 function settle(results) {
@@ -359,14 +366,9 @@ __z0.entry = function (command, a, b) {
       return undefined;
     }
     case "take": return take();
-    case "body": {
-      const body = current !== null ? current.body : null;
-      if (current !== null) current.body = null;
-      return body === null || body === undefined ? "" : body.replaceAll("\0", "\u0100");
-    }
     case "resolve": return settle(jsonParse(a));
     case "lazy": lazyExports[a] = b; return undefined;
-    case "end": current = null; timers.clear(); return undefined;
+    case "end": return end();
     default: throw new TypeError("z0: unknown host command " + command);
   }
 };
