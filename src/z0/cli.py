@@ -128,6 +128,13 @@ def serve(
     gateway_port: Annotated[int | None, typer.Option(help="The gateway's port [default 8787].")] = None,
     api_port: Annotated[int | None, typer.Option(help="The control API's port [default 8788].")] = None,
     account_id: Annotated[str | None, typer.Option(help="The account id to create on first start.")] = None,
+    namespace: Annotated[
+        str | None, typer.Option(help="The namespace the gateway serves [default z0-prod-tenants].")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Gateway processes [default: one per CPU].")] = None,
+    executors: Annotated[
+        int | None, typer.Option(help="JS executor processes [default: one per CPU].")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(envvar="Z0_CONFIG", help="A TOML settings file (flags and env win).")
     ] = None,
@@ -147,6 +154,9 @@ def serve(
             gateway_port=gateway_port,
             api_port=api_port,
             account_id=account_id,
+            namespace=namespace,
+            workers=workers,
+            executors=executors,
         )
     except (ValidationError, ValueError) as exc:
         _fail(f"invalid settings: {exc}")

@@ -54,6 +54,7 @@ class Z0Server:
         self._stopping = False
 
     def run(self) -> None:
+        configure_logging()
         asyncio.run(self.serve())
 
     def stop(self) -> None:
@@ -89,8 +90,7 @@ class Z0Server:
             if workers == 1:
                 gateway = build_gateway(gateway_config(settings), registry, runtime)
                 await gateway.view.start()
-                # uvicorn configures logging globally per Config: the gateway's (no access log) goes first.
-                gateway_server = make_server(gateway, settings, access_log=False)
+                gateway_server = make_server(gateway, settings)
                 self._servers.append(gateway_server)
                 tasks.append(asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])))
             api = make_server(create_control_app(registry, settings, runtime), settings)
@@ -173,6 +173,23 @@ class Z0Server:
         print("\n".join(lines), file=self._out, flush=True)
 
 
+def configure_logging(level: int = logging.INFO) -> None:
+    """z0's logs to stderr, one line each; the control API's access log to stdout (as uvicorn's is)."""
+    z0_logger = logging.getLogger("z0")
+    if any(getattr(handler, "z0", False) for handler in z0_logger.handlers):
+        return
+    errors = logging.StreamHandler(sys.stderr)
+    errors.setFormatter(logging.Formatter("%(levelname)s:     [%(name)s] %(message)s"))
+    errors.z0 = True  # type: ignore[attr-defined]
+    z0_logger.addHandler(errors)
+    z0_logger.setLevel(level)
+    access = logging.getLogger("z0.control.access")
+    output = logging.StreamHandler(sys.stdout)
+    output.setFormatter(logging.Formatter("INFO:     %(message)s"))
+    access.addHandler(output)
+    access.propagate = False
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -212,13 +229,16 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
-def make_server(app: Any, settings: Settings, *, access_log: bool = True) -> _Server:
+def make_server(app: Any, settings: Settings) -> _Server:
+    """A uvicorn server for one of z0's apps. uvicorn's access log is off (it is one global logger, so
+    it would log every gateway request too): the control API logs its own requests."""
     config = uvicorn.Config(
         app,
         host=settings.host,
+        proxy_headers=False,
         lifespan="off",
         log_level="info",
-        access_log=access_log,
+        access_log=False,
         server_header=False,
         date_header=False,
     )
@@ -228,8 +248,11 @@ def make_server(app: Any, settings: Settings, *, access_log: bool = True) -> _Se
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket, bound here so that a taken port is one clear error before anything starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # Nagle's algorithm holds each response's second write for a delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)

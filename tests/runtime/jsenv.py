@@ -45,7 +45,7 @@ class JsEnv:
         self.entry("setup", json.dumps({"env": {}}))
         begin: dict[str, Any] = {"id": "test"}
         if seed is not None:
-            begin["seed"] = seed.decode("latin-1")
+            begin["seed"] = seed.hex()
         self.entry("begin", json.dumps(begin))
         for name in lazy:
             self.load_lazy(name)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
 from z0.control import accounts, namespaces, scripts, tenants, tokens
@@ -23,6 +25,7 @@ __all__ = ["API_PREFIX", "create_control_app"]
 
 API_PREFIX = "/client/v4"
 logger = logging.getLogger("z0.control")
+access_logger = logging.getLogger("z0.control.access")
 
 
 def create_control_app(registry: Registry, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -57,7 +60,39 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(AccessLogMiddleware)
     return app
+
+
+class AccessLogMiddleware:
+    """One line per control API request: client, method, path, status, time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            query = scope.get("query_string", b"")
+            path = scope["path"] + ("?" + query.decode("latin-1") if query else "")
+            access_logger.info(
+                '%s:%s - "%s %s" %d %.1fms',
+                client[0], client[1], scope["method"], path, status, (time.perf_counter() - started) * 1000,
+            )  # fmt: skip
 
 
 async def _z0_error(request: Request, exc: Exception) -> JSONResponse:

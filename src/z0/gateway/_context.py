@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,10 +41,14 @@ class W3CTraceIds:
             if match and match[1] != b"0" * 32 and match[2] != b"0" * 16:
                 trace_id, parent = match[1].decode(), match[2].decode()
                 sampled = int(match[3], 16) & 1 == 1
+        random = bytearray(os.urandom(40))
+        random[6] = random[6] & 0x0F | 0x40  # a version 4 UUID: its version and variant bits
+        random[8] = random[8] & 0x3F | 0x80
+        hexed = random.hex()
         return RequestContext(
-            request_id=str(uuid.uuid4()),
-            trace_id=trace_id or os.urandom(16).hex(),
-            span_id=os.urandom(8).hex(),
+            request_id=f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}",
+            trace_id=trace_id or hexed[32:64],
+            span_id=hexed[64:80],
             parent_span_id=parent,
             sampled=sampled,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -35,7 +34,7 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
         await runtime.start()
         gateway = build_gateway(gateway_config(settings), registry, runtime)
         await gateway.view.start()
-        server = make_server(gateway, settings, access_log=False)
+        server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
         try:
@@ -53,9 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--executors", type=int, default=1)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [gateway %(process)d] %(message)s")
+    from z0.server import configure_logging
+
+    configure_logging()
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
-    sock = socket.socket(fileno=args.fd)
+    sock = socket.socket(fileno=args.fd)  # the family, type and IPPROTO_TCP come from the descriptor
     asyncio.run(serve_gateway(settings, sock, args.executors))
 
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from z0.runtime.engine import EngineError, Interrupted, OutOfMemory, QuickJsIsolate
 from z0.runtime.jsapi import lazy_source
 from z0.runtime.outcomes import Outcome
@@ -121,7 +123,7 @@ class Executor:
             run = Run(
                 rid=header["rid"],
                 key=header["key"],
-                meta=json.dumps(header["meta"]),
+                meta=orjson.dumps(header["meta"]).decode(),
                 # Bytes cross into the isolate as base64: Uint8Array.fromBase64 is native there.
                 body=binascii.b2a_base64(payload, newline=False).decode("ascii") if payload else None,
                 cpu_budget_s=limits["cpu_ms"] / 1000,
@@ -132,7 +134,7 @@ class Executor:
         elif kind == "result":
             waiting_run = self.runs.get(header["rid"])
             if waiting_run is not None and waiting_run.slot is not None:
-                results = json.dumps(header["results"])
+                results = orjson.dumps(header["results"]).decode()
                 slot = waiting_run.slot
                 self.turn(waiting_run, lambda budget: slot.isolate.call("resolve", results, budget_s=budget))
         elif kind == "load":
@@ -337,7 +339,7 @@ class Executor:
         slot = run.slot
         assert slot is not None
         isolate = slot.isolate
-        state = json.loads(isolate.call("take", budget_s=INTERNAL_BUDGET_S))
+        state = orjson.loads(isolate.call("take", budget_s=INTERNAL_BUDGET_S))
         run.logs.extend(state["logs"])
         if state["missing"] and not run.responded:
             self.load_lazy(slot, state["missing"])

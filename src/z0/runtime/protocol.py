@@ -14,9 +14,10 @@ gateway → executor                              executor → gateway
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
+
+import orjson
 
 __all__ = ["EFFECTFUL_OPS", "MAX_FRAME", "encode_frame", "split_frames"]
 
@@ -28,7 +29,7 @@ EFFECTFUL_OPS = frozenset({"fetch", "kv.put", "kv.delete", "sql.exec", "secret.p
 
 
 def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = orjson.dumps(header)
     return _PREFIX.pack(len(head), len(payload)) + head + payload
 
 
@@ -47,7 +48,7 @@ def split_frames(buffer: bytearray) -> list[tuple[dict[str, Any], bytes]]:
         if end > size:
             break
         frames.append(
-            (json.loads(buffer[start : start + head_length]), bytes(buffer[start + head_length : end]))
+            (orjson.loads(buffer[start : start + head_length]), bytes(buffer[start + head_length : end]))
         )
         offset = end
     if offset:

@@ -270,7 +270,7 @@ class _Call:
     replays: int = 0
     op_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     logs: list[dict[str, str]] = field(default_factory=list)
-    timer: asyncio.TimerHandle | None = None
+    deadline: float = 0.0  # loop time past which the host gives up on it (the watchdog looks)
 
 
 class Runtime:
@@ -356,7 +356,7 @@ class Runtime:
             completion=loop.create_future(),
         )
         self._calls[call.rid] = call
-        call.timer = loop.call_later(self.config.request_timeout_s, self._cancel, call)
+        call.deadline = loop.time() + self.config.request_timeout_s
         executor = self._pick(script) or await self._route(script)
         self._dispatch(call, executor)
         return await call.first
@@ -398,7 +398,7 @@ class Runtime:
             "method": request.method,
             "url": request.url,
             "headers": request.headers,
-            "seed": os.urandom(32).decode("latin-1"),
+            "seed": os.urandom(32).hex(),
             "bodyEncoding": "base64",
         }
         executor.send(
@@ -474,11 +474,7 @@ class Runtime:
     def _respond(self, call: _Call, header: dict[str, Any], body: bytes) -> None:
         call.responded = True
         call.logs.extend(header.get("logs", ()))
-        if call.timer is not None:
-            call.timer.cancel()
-            call.timer = asyncio.get_running_loop().call_later(
-                self.config.wait_until_timeout_s, self._cancel, call
-            )
+        call.deadline = asyncio.get_running_loop().time() + self.config.wait_until_timeout_s
         if not call.first.done():
             headers = [(str(name), str(value)) for name, value in header["headers"]]
             call.first.set_result(
@@ -499,8 +495,6 @@ class Runtime:
         """Ends a call: the error response if none was sent, the completion, the logs."""
         if self._calls.pop(call.rid, None) is None:
             return
-        if call.timer is not None:
-            call.timer.cancel()
         if call.executor is not None:
             call.executor.inflight.discard(call.rid)
         for task in call.op_tasks:
@@ -647,10 +641,17 @@ class Runtime:
         raise RuntimeError("no executor came back within 2 s")
 
     async def _watch(self) -> None:
-        """Kills an executor whose current turn is past 1.5 times its budget in CPU time."""
+        """Kills an executor whose current turn is past 1.5 times its budget in CPU time; every
+        quarter of a second, cancels the requests past their wall-clock deadline."""
         interval = self.config.watchdog_interval_s
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
         while True:
             await asyncio.sleep(interval)
+            if loop.time() >= next_sweep:
+                next_sweep = loop.time() + 0.25
+                for late in [c for c in self._calls.values() if c.deadline <= loop.time()]:
+                    self._cancel(late)
             for executor in [*self._executors, *([self._quarantine] if self._quarantine else [])]:
                 if not executor.alive:
                     continue

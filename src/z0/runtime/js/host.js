@@ -6,8 +6,9 @@
  *   "setup", {env, lineOffset}           once, before the tenant's code: env holds the plain vars
  *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main, lineTable)})
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
- *   "dispatch", {id, method, url, headers, seed, bodyEncoding}, body   starts a request (body: base64)
- *   "begin", {id, seed}                   a request context without a handler (tests)
+ *   "dispatch", {id, method, url, headers, seed, bodyEncoding}, body   starts a request (body: base64,
+ *                                         seed: 32 random bytes in hex, for crypto.getRandomValues)
+ *   "begin", {id, seed}                   a request context without a handler (tests); seed in hex
  *   "take"                       -> JSON  {ops, response: {status, statusText, headers, body, bodyEncoding}, done,
  *                                          logs, error, missing}; once done, the request is forgotten
  *   "resolve", [{id, ok, value, error}]   results of host ops
@@ -227,11 +228,16 @@ function respondWith(request, value) {
   reflectApply(promiseThen, settled, [deliver, fail]);
 }
 
+// The host sends 32 fresh random bytes with every request, in hex.
+function hexToLatin1(hex) {
+  return reflectApply(fromCharCode, null, Uint8Array.fromHex(hex));
+}
+
 function dispatch(meta, body) {
   if (bootState.state !== "ok") throw new TypeError("z0: the script is not ready (" + bootState.state + ").");
   const request = newRequestState(meta.id);
   current = request;
-  if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(meta.seed);
+  if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(hexToLatin1(meta.seed));
   try {
     const req = __z0.requestFromHost(meta, body);
     const ctx = freeze({
@@ -362,7 +368,7 @@ __z0.entry = function (command, a, b) {
     case "begin": {
       const meta = jsonParse(a);
       current = newRequestState(meta.id);
-      if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(meta.seed);
+      if (meta.seed !== undefined && typeof __z0.seedRandom === "function") __z0.seedRandom(hexToLatin1(meta.seed));
       return undefined;
     }
     case "take": return take();
