@@ -1,4 +1,5 @@
-// In-isolate state: it lives as long as the isolate (as in Workers), so it is a cache, not storage.
+// In-isolate state: it lives as long as the isolate (as in Workers), and each isolate has its own:
+// a cache, not storage (KV and SQL bindings are for that).
 let nextId = 1;
 const byId = new Map();
 
