@@ -75,3 +75,19 @@ def test_gateway_keys(api: Api) -> None:
     assert api.call("DELETE", api.path(f"/z0/tenants/tenant_abc/keys/{created['id']}")).status_code == 404
     assert api.call("POST", api.path("/z0/tenants/ghost/keys")).status_code == 404
     assert api.call("GET", api.path("/z0/tenants/ghost/keys")).status_code == 404
+
+
+def test_custom_hostnames_api(api: Api) -> None:
+    api.ok("POST", api.path("/z0/tenants"), json={"id": "tenant_abc"})
+    assert api.ok("PUT", api.path("/z0/tenants/tenant_abc/hostnames/Shop.Example.com")) == "shop.example.com"
+    assert api.ok("GET", api.path("/z0/tenants/tenant_abc/hostnames")) == ["shop.example.com"]
+    api.ok("POST", api.path("/z0/tenants"), json={"id": "tenant_xyz"})
+    taken = api.call("PUT", api.path("/z0/tenants/tenant_xyz/hostnames/shop.example.com"))
+    assert taken.status_code == 409
+    bad = api.call("PUT", api.path("/z0/tenants/tenant_abc/hostnames/not_a_host"))
+    assert bad.status_code == 400
+    assert api.ok("DELETE", api.path("/z0/tenants/tenant_abc/hostnames/shop.example.com")) is None
+    assert api.ok("GET", api.path("/z0/tenants/tenant_abc/hostnames")) == []
+    assert (
+        api.call("DELETE", api.path("/z0/tenants/tenant_abc/hostnames/shop.example.com")).status_code == 404
+    )

@@ -182,3 +182,40 @@ def test_change_counter_moves_on_every_write(registry: Registry, account_id: str
     assert registry.change_counter() == after_upload
     registry.tenants.create("tenant_abc")
     assert registry.change_counter() > after_upload
+
+
+def test_heads_and_checked_versions(registry: Registry, account_id: str, ns: str) -> None:
+    registry.namespaces.create(account_id, "other-ns")
+    first = registry.scripts.put(
+        account_id, ns, upload("tenant_a"), linked=b'{"linked": 1}', handlers=["fetch"], startup_ms=1.5
+    )
+    registry.scripts.put(account_id, "other-ns", upload("tenant_a", "export default {x: 1};"))
+    heads = registry.scripts.heads()
+    assert heads[(ns, "tenant_a")].version_id == first.version.id
+    assert heads[(ns, "tenant_a")].tenant_id == "tenant_a"
+    assert heads[("other-ns", "tenant_a")].version_id != first.version.id
+    version = registry.scripts.version(first.version.id)
+    assert (version.handlers, version.startup_ms) == (("fetch",), 1.5)
+    assert version.linked_sha256 is not None
+    assert registry.scripts.blob(version.linked_sha256) == b'{"linked": 1}'
+    with pytest.raises(ScriptNotFound):
+        registry.scripts.version("no-such-version")
+    # deleting the script removes its linked form too
+    registry.scripts.delete(account_id, ns, "tenant_a")
+    assert registry.scripts.blob(version.linked_sha256) is None
+
+
+def test_authorize_put_runs_the_ownership_rules_before_any_code(
+    registry: Registry, account_id: str, ns: str
+) -> None:
+    registry.scripts.put(account_id, ns, upload("shared-worker", tags=("tenant_id:tenant_abc",)))
+    assert registry.scripts.authorize_put(account_id, ns, upload("tenant_new")) == "tenant_new"
+    assert registry.scripts.authorize_put(account_id, ns, upload("shared-worker")) == "tenant_abc"
+    with pytest.raises(Forbidden):
+        registry.scripts.authorize_put(account_id, ns, upload("shared-worker"), acting_tenant="tenant_xyz")
+    with pytest.raises(OwnershipMismatch):
+        registry.scripts.authorize_put(
+            account_id, ns, upload("shared-worker", tags=("tenant_id:tenant_xyz",))
+        )
+    with pytest.raises(NamespaceNotFound):
+        registry.scripts.authorize_put(account_id, "nope", upload("tenant_abc"))

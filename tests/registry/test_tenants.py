@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from z0.errors import Conflict, InvalidName, InvalidRequest, KeyNotFound, TenantNotFound, TokenNotFound
+from z0.errors import (
+    Conflict,
+    InvalidName,
+    InvalidRequest,
+    KeyNotFound,
+    NotFound,
+    TenantNotFound,
+    TokenNotFound,
+)
 from z0.registry import GATEWAY_KEY_PREFIX, Registry, TenantLimits, TenantStatus, hash_secret
 
 
@@ -100,3 +108,33 @@ def test_env_token_is_replaced_not_added(registry: Registry, account_id: str) ->
     token = registry.credentials.authenticate("second-secret")
     assert token is not None and token.is_operator
     assert len(registry.credentials.list_tokens(account_id)) == 1
+
+
+def test_custom_hostnames(registry: Registry) -> None:
+    registry.tenants.create("tenant_abc")
+    registry.tenants.create("tenant_xyz")
+    assert registry.tenants.add_hostname("tenant_abc", "Shop.Example.COM.") == "shop.example.com"
+    assert registry.tenants.add_hostname("tenant_abc", "shop.example.com") == "shop.example.com"  # idempotent
+    with pytest.raises(Conflict, match="another tenant"):
+        registry.tenants.add_hostname("tenant_xyz", "shop.example.com")
+    with pytest.raises(InvalidName):
+        registry.tenants.add_hostname("tenant_abc", "not a host")
+    with pytest.raises(InvalidName):
+        registry.tenants.add_hostname("tenant_abc", "localhost")
+    registry.tenants.add_hostname("tenant_xyz", "xyz.example.net")
+    assert registry.tenants.hostnames() == {"shop.example.com": "tenant_abc", "xyz.example.net": "tenant_xyz"}
+    assert registry.tenants.hostnames("tenant_abc") == {"shop.example.com": "tenant_abc"}
+    registry.tenants.remove_hostname("tenant_abc", "shop.example.com")
+    with pytest.raises(NotFound):
+        registry.tenants.remove_hostname("tenant_abc", "shop.example.com")
+    registry.tenants.delete("tenant_xyz")  # a deleted tenant's hostnames go with it
+    assert registry.tenants.hostnames() == {}
+
+
+def test_states_include_deleted_tenants(registry: Registry) -> None:
+    registry.tenants.create("tenant_abc")
+    registry.tenants.create("tenant_gone")
+    registry.tenants.delete("tenant_gone")
+    states = registry.tenants.states()
+    assert states["tenant_abc"].status is TenantStatus.ACTIVE
+    assert states["tenant_gone"].status is TenantStatus.DELETED

@@ -398,3 +398,33 @@ async def test_cpu_budget_is_not_charged_for_neighbours_on_other_cores() -> None
         stop.set()
         await asyncio.gather(*tasks)
         assert all(status == 200 for status, _ in outcomes), outcomes
+
+
+async def test_the_html_page_example(runtime: Runtime) -> None:
+    page = script("html-page", ("index.js", (EXAMPLES / "html-page" / "index.js").read_text()))
+    response = await call(
+        runtime,
+        page,
+        get("https://t.example/?name=<script>", cookie="visits=41", **{"x-z0-tenant-id": "tenant_abc"}),
+    )
+    html = response.body.decode()
+    assert response.status == 200
+    assert "Hello, &lt;script&gt;! 👋" in html and "<script>" not in html
+    assert "Visit number 42" in html and "tenant tenant_abc" in html
+    assert ("set-cookie", "visits=42; Path=/; HttpOnly") in response.headers
+
+
+async def test_international_hostnames_load_idna_on_first_use(runtime: Runtime) -> None:
+    idn = """
+export default {
+  fetch(request) {
+    const target = new URL(new URL(request.url).searchParams.get("to"));
+    return new Response(target.hostname + " " + new URL("https://example.com/").hostname);
+  },
+};"""
+    code = script("idn", ("index.js", idn))
+    for _ in range(2):  # the first request runs again once idna is loaded; the second finds it there
+        response = await call(
+            runtime, code, get("https://t.example/?to=https%3A%2F%2Fm%C3%BCnchen.example%2F")
+        )
+        assert response.body == b"xn--mnchen-3ya.example example.com"
