@@ -428,3 +428,28 @@ export default {
             runtime, code, get("https://t.example/?to=https%3A%2F%2Fm%C3%BCnchen.example%2F")
         )
         assert response.body == b"xn--mnchen-3ya.example example.com"
+
+
+async def test_a_flood_of_timers_is_capped(runtime: Runtime) -> None:
+    flood = """
+export default {
+  async fetch() {
+    let first;
+    const fired = new Promise((resolve) => { first = resolve; });
+    setTimeout(first, 20);
+    let started = 1, refused = null;
+    try {
+      for (let i = 0; i < 20000; i++) { setTimeout(() => {}, 20); started++; }
+    } catch (error) {
+      refused = error.constructor.name + ": " + error.message;
+    }
+    await fired;
+    return Response.json({ started, refused });
+  },
+};"""
+    response = await call(runtime, script("flood", ("index.js", flood)), limits=Limits(cpu_ms=5000))
+    assert json.loads(response.body) == {
+        "started": 10000,
+        "refused": "RangeError: Too many operations waiting at once (the limit is 10000).",
+    }
+    assert (await call(runtime, script("hello"))).status == 200

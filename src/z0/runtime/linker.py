@@ -27,23 +27,19 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import tree_sitter
-import tree_sitter_javascript
 
 from z0.errors import InvalidModule
 from z0.modules import ModuleKind, module_kind
 from z0.registry import Module
-from z0.runtime.syntax import decode_source
+from z0.runtime.syntax import decode_source, first_error, js_parser
 
 __all__ = ["LinkedScript", "ModuleSpan", "Shift", "link"]
 
-_LANGUAGE = tree_sitter.Language(tree_sitter_javascript.language())
-_local = threading.local()
 
 _SEPARATORS = re.compile(rb"\xe2\x80[\xa8\xa9]")  # U+2028, U+2029
 _LITERAL_TEXT = frozenset({"string_fragment", "comment", "regex_pattern", "escape_sequence"})
@@ -229,7 +225,7 @@ def _parse(name: str, content: bytes) -> tuple[bytes, tree_sitter.Node]:
     (which changes no value: raw CRs appear only in comments, templates, which normalize them,
     and line continuations), and separators between tokens become LF; then a line is a LF."""
     source = decode_source(name, content).replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    root = _parser().parse(source).root_node
+    root = js_parser().parse(source).root_node
     between_tokens = [
         match.start()
         for match in _SEPARATORS.finditer(source)
@@ -241,15 +237,8 @@ def _parse(name: str, content: bytes) -> tuple[bytes, tree_sitter.Node]:
         for start in reversed(between_tokens):
             text[start : start + 3] = b"\n"
         source = bytes(text)
-        root = _parser().parse(source).root_node
+        root = js_parser().parse(source).root_node
     return source, root
-
-
-def _parser() -> tree_sitter.Parser:
-    parser: tree_sitter.Parser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = tree_sitter.Parser(_LANGUAGE)
-    return parser
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +378,7 @@ def _analyze(name: str, content: bytes, resolver: _Resolver) -> _JsModule:
     source, root = _parse(name, content)
     module = _JsModule(name, _Lines(source), root)
     if root.has_error:
-        raise module.error(_first_error(root), "SyntaxError: the module does not parse")
+        raise module.error(first_error(root), "SyntaxError: the module does not parse")
     if source.startswith(b"#!"):
         module.edits.append(_Edit(0, 2, "//"))
     declared = _module_bindings(root)
@@ -419,15 +408,6 @@ def _analyze(name: str, content: bytes, resolver: _Resolver) -> _JsModule:
         elif parent is not None and parent.type == "import":
             _rewrite_dynamic_import(module, token, resolver)
     return module
-
-
-def _first_error(node: tree_sitter.Node) -> tree_sitter.Node:
-    for child in node.children:
-        if child.is_error or child.is_missing:
-            return child
-        if child.has_error:
-            return _first_error(child)
-    return node
 
 
 def _blank(module: _JsModule, node: tree_sitter.Node) -> None:
@@ -1082,7 +1062,7 @@ def _link_service_worker(module: Module) -> LinkedScript:
     source, root = _parse(module.name, module.content)
     lines = _Lines(source)
     if root.has_error:
-        line = lines.line(_first_error(root).start_byte)
+        line = lines.line(first_error(root).start_byte)
         raise InvalidModule(f"{module.name}:{line}: SyntaxError: the script does not parse")
     identifiers = frozenset(_words(source))
     prefix = _choose_prefix(identifiers)

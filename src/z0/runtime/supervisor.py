@@ -51,6 +51,9 @@ logger = logging.getLogger("z0.runtime")
 tenant_logger = logging.getLogger("z0.tenant")
 
 SUBREQUEST_OPS = frozenset({"fetch", "dispatch"})
+# Host ops one request may have waiting at once (timers included): a loop that starts a million
+# timers must not become a million tasks in the gateway.
+MAX_PENDING_OPS = 10_000
 _LOG_LEVELS = {
     "debug": logging.DEBUG,
     "log": logging.INFO,
@@ -441,6 +444,11 @@ class Runtime:
 
     def _perform(self, call: _Call, ops: list[dict[str, Any]]) -> None:
         for op in ops:
+            if len(call.op_tasks) >= MAX_PENDING_OPS:
+                self._result(
+                    call, op["id"], False, f"Too many operations waiting at once (over {MAX_PENDING_OPS})."
+                )
+                continue
             if op.get("op") in EFFECTFUL_OPS:
                 call.effectful = True
             if op.get("op") in SUBREQUEST_OPS:

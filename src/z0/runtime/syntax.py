@@ -12,14 +12,15 @@ import tree_sitter_javascript
 
 from z0.errors import InvalidModule
 
-__all__ = ["check_module_source", "decode_source"]
+__all__ = ["check_module_source", "decode_source", "first_error", "js_parser"]
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_javascript.language())
 _local = threading.local()
 _JSX_QUERY = tree_sitter.Query(_LANGUAGE, "[(jsx_element) (jsx_self_closing_element)] @jsx")
 
 
-def _parser() -> tree_sitter.Parser:
+def js_parser() -> tree_sitter.Parser:
+    """This thread's JavaScript parser (a tree-sitter parser is not to be shared between threads)."""
     parser: tree_sitter.Parser | None = getattr(_local, "parser", None)
     if parser is None:
         parser = _local.parser = tree_sitter.Parser(_LANGUAGE)
@@ -37,9 +38,9 @@ def decode_source(name: str, content: bytes) -> str:
 def check_module_source(name: str, source: str, *, es_module: bool = True) -> None:
     """Raises InvalidModule naming the module and line of the first syntax error."""
     encoded = source.encode("utf-8")
-    root = _parser().parse(encoded).root_node
+    root = js_parser().parse(encoded).root_node
     if root.has_error:
-        node = _first_error(root)
+        node = first_error(root)
         if node.is_missing:
             detail = f"expected {node.type!r}"
         else:
@@ -62,12 +63,13 @@ def check_module_source(name: str, source: str, *, es_module: bool = True) -> No
                 )
 
 
-def _first_error(node: tree_sitter.Node) -> tree_sitter.Node:
+def first_error(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The first ERROR or MISSING node under `node`, in source order."""
     for child in node.children:
         if child.is_error or child.is_missing:
             return child
         if child.has_error:
-            return _first_error(child)
+            return first_error(child)
     return node
 
 

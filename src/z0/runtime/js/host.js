@@ -77,6 +77,8 @@ __z0.lazy = function (name) {
   throw new TypeError("z0 loads '" + name + "' on first use; this request will run again.");
 };
 
+const MAX_PENDING_OPS = 10000;
+
 __z0.hostOp = function (op, args) {
   const request = current;
   if (request === null) {
@@ -84,6 +86,9 @@ __z0.hostOp = function (op, args) {
       "Some functionality, such as asynchronous I/O, fetch, timers, cannot be performed at global scope " +
         "or outside a request. Move it into a handler."
     );
+  }
+  if (request.pending.size >= MAX_PENDING_OPS) {
+    throw new RangeError("Too many operations waiting at once (the limit is " + MAX_PENDING_OPS + ").");
   }
   const id = nextOpId++;
   const message = { id, op };
