@@ -245,3 +245,34 @@ def test_service_worker_upload(api: Api) -> None:
     response = api.call("PUT", api.scripts_path(suffix="/tenant_sw"), files=files)
     assert response.status_code == 200, response.text
     assert response.json()["result"]["has_modules"] is False
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "const ready = true;\nthrow new Error('not configured');\nexport default { fetch() {} };",
+            "index.js:2",
+        ),
+        ("while (true) {}\nexport default { fetch() {} };", "startup CPU limit"),
+        ("export default { scheduled() {} };", "no fetch handler"),
+        ("import { x } from './missing.js';\nexport default { fetch() {} };", "missing.js"),
+    ],
+)
+def test_a_script_that_cannot_start_is_refused_at_upload(api: Api, source: str, message: str) -> None:
+    good = api.upload("tenant_abc", {"index.js": (JS, HELLO)}).json()["result"]
+    response = api.upload("tenant_abc", {"index.js": (JS, source)})
+    assert response.status_code == 400
+    assert message in response.json()["errors"][0]["message"], response.text
+    assert api.ok("GET", api.scripts_path(suffix="/tenant_abc"))["script"]["version_id"] == good["version_id"]
+
+
+def test_upload_reports_handlers_and_startup_time(api: Api) -> None:
+    source = "export default { fetch() { return new Response('x'); }, scheduled() {} };"
+    uploaded = api.upload("tenant_abc", {"index.js": (JS, source)}).json()["result"]
+    assert uploaded["handlers"] == ["fetch", "scheduled"]
+    assert uploaded["startup_time_ms"] >= 0
+    assert api.ok("GET", api.scripts_path(suffix="/tenant_abc"))["script"]["handlers"] == [
+        "fetch",
+        "scheduled",
+    ]
