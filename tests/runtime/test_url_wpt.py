@@ -1,6 +1,6 @@
 """URL (web/url.js, web/idna.js) against the web-platform-tests URL data, on the real engine.
 
-Every case of `urltestdata.json` and `setters_tests.json` (shared/wpt, see its README) runs in one
+Every case of `urltestdata.json` and `setters_tests.json` (tests/runtime/wpt, see its README) runs in one
 isolate with idna loaded; each field is compared. Known failures are listed below with a reason;
 a listed case that passes fails the test too, so the list stays honest.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from tests.runtime.jsenv import JsEnv
 
-WPT = Path(os.environ.get("Z0_WPT_DIR", Path(__file__).resolve().parents[3] / "shared" / "wpt"))
+WPT = Path(os.environ.get("Z0_WPT_DIR", Path(__file__).with_name("wpt")))
 FIELDS = (
     "href",
     "origin",
@@ -71,7 +71,7 @@ return out;
 def load(name: str) -> Any:
     path = WPT / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the WPT URL data lives in shared/wpt (or set Z0_WPT_DIR)")
+        pytest.fail(f"{path} is missing: the WPT URL data lives in tests/runtime/wpt (or set Z0_WPT_DIR)")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
