@@ -61,6 +61,19 @@ class Settings(BaseSettings):
         100 * 1024 * 1024, gt=0, description="Largest request body the gateway takes."
     )
 
+    # Outbound fetch from workers: public addresses only, unless a host:port is let through here
+    # (for tests and local upstreams; off by default).
+    fetch_allow_hosts: list[str] = Field(
+        default_factory=list, description="host:port pairs a worker may fetch even though private/loopback."
+    )
+    fetch_timeout_s: float = Field(30.0, gt=0, le=600, description="Per subrequest, connect to last byte.")
+    fetch_max_response_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Largest subrequest response.")
+    # Secrets: AES-GCM master key, base64 (else a key file made in the data directory, mode 0600).
+    master_key: SecretStr | None = Field(None, description="Master key for secrets, 32 bytes in base64.")
+    # D1 databases: one SQLite file each under data_dir/d1.
+    d1_max_database_bytes: int = Field(500 * 1024 * 1024, gt=0, description="Size limit of one database.")
+    d1_query_timeout_ms: int = Field(5000, gt=0, description="Time limit of one query (or batch).")
+
     # Per-request limits, unless the tenant's own override them.
     default_cpu_ms: int = Field(50, ge=1, le=300_000)
     default_memory_mb: int = Field(128, ge=8, le=8192)

@@ -18,6 +18,7 @@ from z0.registry._records import (
     TenantStatus,
 )
 from z0.registry._registry import Registry
+from z0.registry._resources import D1Database, KvNamespace
 
 __all__ = [
     "API_TOKEN_PREFIX",
@@ -25,6 +26,8 @@ __all__ = [
     "GATEWAY_KEY_PREFIX",
     "Account",
     "ApiToken",
+    "D1Database",
+    "KvNamespace",
     "Module",
     "ModuleInfo",
     "Namespace",

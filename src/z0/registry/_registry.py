@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from z0.registry._credentials import CredentialStore
 from z0.registry._db import Database, create_registry_engine, migrate
 from z0.registry._namespaces import NamespaceStore
+from z0.registry._resources import ResourceStore
 from z0.registry._scripts import ScriptStore
 from z0.registry._tenants import TenantStore
 
@@ -26,6 +27,8 @@ class Registry:
         self.scripts = ScriptStore(self.db)
         self.tenants = TenantStore(self.db)
         self.credentials = CredentialStore(self.db)
+        self.kv = ResourceStore(self.db, "kv")
+        self.d1 = ResourceStore(self.db, "d1")
 
     @classmethod
     def open(cls, url: str) -> Registry:

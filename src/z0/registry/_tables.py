@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -29,9 +30,13 @@ __all__ = [
     "accounts",
     "api_tokens",
     "blobs",
+    "d1_databases",
+    "kv_entries",
+    "kv_namespaces",
     "metadata",
     "namespaces",
     "registry_state",
+    "script_secrets",
     "script_tags",
     "script_versions",
     "scripts",
@@ -197,6 +202,60 @@ tenant_hostnames = Table(
     Column("hostname", String(253), primary_key=True),
     Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False, index=True),
     Column("created_on", UTCDateTime, nullable=False),
+)
+
+# KV namespaces (Workers KV), each owned by a tenant (or by the platform: tenant_id NULL).
+kv_namespaces = Table(
+    "kv_namespaces",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("tenant_id", String(40), nullable=True, index=True),
+    Column("created_on", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "title", name="uq_kv_namespaces_title"),
+)
+
+kv_entries = Table(
+    "kv_entries",
+    metadata,
+    Column("namespace_id", String(32), ForeignKey("kv_namespaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("metadata_json", Text, nullable=True),
+    Column("expiration", BigInteger, nullable=True),  # unix seconds; NULL: never
+)
+
+# SQL databases (D1): the registry knows them; each is its own SQLite file under the data directory.
+d1_databases = Table(
+    "d1_databases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(64), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("tenant_id", String(40), nullable=True, index=True),
+    Column("created_on", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name", name="uq_d1_databases_name"),
+)
+
+# A script's secrets, AES-GCM encrypted under the master key `key_id` names; never stored in clear.
+script_secrets = Table(
+    "script_secrets",
+    metadata,
+    Column("namespace_id", String(36), primary_key=True),
+    Column("script_name", String(63), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("created_on", UTCDateTime, nullable=False),
+    Column("modified_on", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["namespace_id", "script_name"],
+        ["scripts.namespace_id", "scripts.name"],
+        ondelete="CASCADE",
+        name="fk_script_secrets_script",
+    ),
 )
 
 api_tokens = Table(

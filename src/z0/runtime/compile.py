@@ -18,18 +18,43 @@ from z0.runtime.jsapi import prelude_for
 from z0.runtime.linker import LinkedScript, ModuleSpan, Shift, link
 from z0.runtime.supervisor import ScriptCode
 
-__all__ = ["compile_script", "linked_from_json", "linked_to_json", "linker_fingerprint", "plain_env"]
+__all__ = [
+    "PLAIN_TYPES",
+    "compile_script",
+    "linked_from_json",
+    "linked_to_json",
+    "linker_fingerprint",
+    "plain_env",
+    "resource_bindings",
+]
 
 
-def plain_env(bindings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The bindings that are plain values in `env`: `plain_text` (a string) and `json` (any JSON)."""
+PLAIN_TYPES = frozenset({"plain_text", "json", "secret_text"})
+
+
+def plain_env(
+    bindings: Sequence[Mapping[str, Any]], secrets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The bindings that are plain values in `env`: `plain_text` (a string), `json` (any JSON) and
+    `secret_text` (its decrypted value, from `secrets`)."""
     env: dict[str, Any] = {}
     for binding in bindings:
         if binding.get("type") == "plain_text":
             env[str(binding["name"])] = str(binding.get("text", ""))
         elif binding.get("type") == "json":
             env[str(binding["name"])] = binding.get("json")
+    for name, value in (secrets or {}).items():
+        env[name] = value
     return env
+
+
+def resource_bindings(bindings: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The bindings that are objects in `env` (KV, D1, …), by name: their descriptors, as stored."""
+    return {
+        str(binding["name"]): dict(binding)
+        for binding in bindings
+        if binding.get("type") not in PLAIN_TYPES and binding.get("type") != "inherit"
+    }
 
 
 def compile_script(
@@ -40,20 +65,31 @@ def compile_script(
     *,
     service_worker: bool = False,
     bindings: Sequence[Mapping[str, Any]] = (),
+    secrets: Mapping[str, str] | None = None,
+    tenant_id: str | None = None,
     linked: LinkedScript | None = None,
 ) -> ScriptCode:
-    """Links (unless given the linked form) and picks the Workers API files the code mentions."""
+    """Links (unless given the linked form) and picks the Workers API files the code mentions, and
+    those of its bindings' types (a binding file is triggered by `binding:{type}`)."""
     linked = linked or link(modules, main_module, service_worker=service_worker)
-    prelude, _ = prelude_for(linked.identifiers)
+    objects = resource_bindings(bindings)
+    prelude, _ = prelude_for(linked.identifiers | {f"binding:{b['type']}" for b in objects.values()})
     offset = prelude.count("\n") + 1
+    setup = {
+        "env": plain_env(bindings, secrets),
+        "bindings": {name: {"type": b["type"]} for name, b in objects.items()},
+        "lineOffset": offset,
+    }
     return ScriptCode(
         key=key,
         name=name,
         prelude=prelude,
         linked_source=linked.source,
         line_offset=offset,
-        setup=json.dumps({"env": plain_env(bindings), "lineOffset": offset}),
+        setup=json.dumps(setup),
         map_stack=lambda stack: linked.map_stack(stack, offset),
+        tenant_id=tenant_id,
+        bindings=objects,
     )
 
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,9 @@ class ScriptCode:
     line_offset: int
     setup: str = "{}"
     map_stack: Callable[[str], str] = field(default=lambda stack: stack)
+    tenant_id: str | None = None  # the script's owner
+    # Its bindings by name, as host ops may use them (secret values left out).
+    bindings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -114,6 +117,7 @@ class Completion:
     cpu_ms: float
     error: dict[str, str] | None
     logs: list[dict[str, str]]
+    subrequests: int = 0
 
 
 @dataclass(slots=True)
@@ -527,7 +531,7 @@ class Runtime:
         if call.logs or outcome is not Outcome.OK:
             self._log(call, outcome, error)
         if not call.completion.done():
-            call.completion.set_result(Completion(outcome, cpu_ms, error, call.logs))
+            call.completion.set_result(Completion(outcome, cpu_ms, error, call.logs, call.subrequests))
 
     def _log(self, call: _Call, outcome: Outcome, error: dict[str, str] | None) -> None:
         for line in call.logs:

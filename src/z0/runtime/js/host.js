@@ -3,7 +3,9 @@
 // provides: console, setTimeout, clearTimeout, setInterval, clearInterval, addEventListener, removeEventListener
 /*
  * Binding contract (host <-> isolate). The host calls one function, __z0.entry(command, a, b):
- *   "setup", {env, lineOffset}           once, before the tenant's code: env holds the plain vars
+ *   "setup", {env, bindings, lineOffset} once, before the tenant's code: env holds the plain values
+ *                                         (vars, secrets); bindings maps a name to {type, …}, made into
+ *                                         env[name] by the factory a binding's file puts in __z0.bindings
  *   "boot", linkFn                        runs the linked tenant code: linkFn({start(defs, main, lineTable)})
  *   "bootState"                  -> JSON  {state: "pending"|"ok"|"error", handlers, error}
  *   "dispatch", {id, method, url, headers, seed, bodyEncoding}, body   starts a request (body: base64,
@@ -47,6 +49,8 @@ __z0.bytesToLatin1 = function (bytes) {
 };
 
 let current = null;
+// Binding factories by type, set by each binding's file: (name, descriptor) -> the object in env.
+__z0.bindings = objectCreate(null);
 let nextOpId = 1;
 let bootState = { state: "pending", handlers: [], error: null };
 let handlers = null;
@@ -360,7 +364,14 @@ __z0.entry = function (command, a, b) {
   switch (command) {
     case "setup": {
       const config = jsonParse(a);
-      __z0.env = config.env || {};
+      const env = config.env || {};
+      const bindings = config.bindings || {};
+      for (const name of objectKeys(bindings)) {
+        const factory = __z0.bindings[bindings[name].type];
+        if (factory === undefined) throw new TypeError("z0: no binding of type " + bindings[name].type);
+        env[name] = factory(name, bindings[name]);
+      }
+      __z0.env = env;
       __z0.lineOffset = config.lineOffset || 0;
       return undefined;
     }

@@ -1,0 +1,17 @@
+"""Every host op a worker has, wired to this z0's settings and registry."""
+
+from __future__ import annotations
+
+from z0.bindings import d1, fetch, kv, subtle
+from z0.bindings._router import HostOpRouter
+from z0.registry import Registry
+from z0.settings import Settings
+
+__all__ = ["build_host_ops"]
+
+
+def build_host_ops(settings: Settings, registry: Registry) -> HostOpRouter:
+    router = HostOpRouter()
+    for module in (fetch, subtle, kv, d1):
+        module.register(router, settings=settings, registry=registry)
+    return router
