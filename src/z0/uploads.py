@@ -106,6 +106,15 @@ def prepare_upload(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise InvalidMetadata(f"metadata.bindings names {', '.join(map(repr, duplicates))} more than once.")
+    secrets = check_bindings(metadata.bindings)
+    if secrets:  # secret values never reach the stored metadata
+        document = {
+            **document,
+            "bindings": [
+                {"name": b["name"], "type": "secret_text"} if b.get("type") == "secret_text" else b
+                for b in document.get("bindings", [])
+            ],
+        }
     tags = tuple(validate_tags(metadata.tags)) if metadata.tags is not None else None
 
     total = sum(len(part.content) for part in parts)
@@ -140,7 +149,42 @@ def prepare_upload(
         metadata=document,
         modules=tuple(modules),
         tags=tags,
+        secrets=secrets,
     )
+
+
+SUPPORTED_BINDINGS = {
+    "plain_text": ("text",),
+    "json": ("json",),
+    "secret_text": ("text",),
+    "kv_namespace": ("namespace_id",),
+    "d1": (),
+    "inherit": (),
+}
+
+
+def check_bindings(bindings: Sequence[Binding]) -> dict[str, str]:
+    """Refuses bindings z0 cannot provide or that lack what they need; returns the secret values."""
+    secrets: dict[str, str] = {}
+    for binding in bindings:
+        fields = binding.model_extra or {}
+        required = SUPPORTED_BINDINGS.get(binding.type)
+        if required is None:
+            supported = ", ".join(sorted(SUPPORTED_BINDINGS))
+            raise InvalidMetadata(
+                f"Binding {binding.name!r} has type {binding.type!r}, which z0 does not provide; "
+                f"z0 binds {supported}."
+            )
+        missing = [name for name in required if name not in fields]
+        if binding.type == "d1" and not (fields.get("id") or fields.get("database_id")):
+            missing.append("id")
+        if missing:
+            raise InvalidMetadata(f"Binding {binding.name!r} ({binding.type}) needs {', '.join(missing)}.")
+        if binding.type in ("plain_text", "secret_text") and not isinstance(fields["text"], str):
+            raise InvalidMetadata(f"Binding {binding.name!r}: text must be a string.")
+        if binding.type == "secret_text":
+            secrets[binding.name] = fields["text"]
+    return secrets
 
 
 def _content_type_of(modules: Sequence[Module], name: str) -> str:

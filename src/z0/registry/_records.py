@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,9 +159,13 @@ class ScriptUpload:
     name: str
     main_module: str
     format: str  # "modules" or "service-worker"
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # as stored: secret values are taken out into `secrets`
     modules: tuple[Module, ...]
     tags: tuple[str, ...] | None
+    secrets: Mapping[str, str] = field(default_factory=dict)  # secret_text bindings: name -> value
+
+    def __repr__(self) -> str:
+        return f"ScriptUpload(name={self.name!r}, modules={[m.name for m in self.modules]}, secrets=<hidden>)"
 
     @property
     def size(self) -> int:

@@ -9,6 +9,7 @@ from z0.registry._db import Database, create_registry_engine, migrate
 from z0.registry._namespaces import NamespaceStore
 from z0.registry._resources import ResourceStore
 from z0.registry._scripts import ScriptStore
+from z0.registry._secrets import SecretStore
 from z0.registry._tenants import TenantStore
 
 __all__ = ["Registry"]
@@ -29,6 +30,7 @@ class Registry:
         self.credentials = CredentialStore(self.db)
         self.kv = ResourceStore(self.db, "kv")
         self.d1 = ResourceStore(self.db, "d1")
+        self.secrets = SecretStore(self.db)
 
     @classmethod
     def open(cls, url: str) -> Registry:

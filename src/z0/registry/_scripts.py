@@ -27,7 +27,15 @@ from z0.names import parse_script_name, script_owner, validate_tags
 from z0.registry._db import Database, insert_ignoring_conflicts, utcnow
 from z0.registry._lookups import blobs_of_versions, delete_orphan_blobs, namespace_row
 from z0.registry._records import Module, ModuleInfo, Script, ScriptHead, ScriptUpload, ScriptVersion
-from z0.registry._tables import blobs, namespaces, script_tags, script_versions, scripts, version_modules
+from z0.registry._secrets import store_secret
+from z0.registry._tables import (
+    blobs,
+    namespaces,
+    script_tags,
+    script_versions,
+    scripts,
+    version_modules,
+)
 
 __all__ = ["ScriptStore", "upload_etag"]
 
@@ -57,9 +65,11 @@ class ScriptStore:
         linked: bytes | None = None,
         handlers: Sequence[str] | None = None,
         startup_ms: float | None = None,
+        secrets: Sequence[tuple[str, bytes, bytes, str]] = (),
     ) -> Script:
         """Records a new version and makes it current. `linked`, `handlers` and `startup_ms` are what
-        the upload check found (the linked form is kept as a blob)."""
+        the upload check found (the linked form is kept as a blob); `secrets` are sealed values
+        (name, nonce, ciphertext, key id) to set with it, in the same transaction."""
         version_id = version_id or str(uuid.uuid4())
         new_tags = list(validate_tags(list(upload.tags))) if upload.tags is not None else None
         owner_if_new = script_owner(upload.name, new_tags or []) or acting_tenant
@@ -123,6 +133,8 @@ class ScriptStore:
                 )
             )
             connection.execute(insert(version_modules), module_rows)
+            for secret_name, nonce, ciphertext, key_id in secrets:
+                store_secret(connection, ns_id, upload.name, secret_name, nonce, ciphertext, key_id, now)
             return _load_scripts(
                 connection, namespace, _scripts_query(ns_id).where(scripts.c.name == upload.name)
             )[0]
@@ -137,6 +149,45 @@ class ScriptStore:
             ns_id = _namespace_id(connection, account_id, namespace)
             row = _script_row(connection, ns_id, upload.name)
             return _owner_for_put(connection, ns_id, upload.name, new_tags, row, acting_tenant)
+
+    def redeploy(
+        self, account_id: str, namespace: str, name: str, *, acting_tenant: str | None = None
+    ) -> Script:
+        """A new version with the current one's code and metadata (as a secret change makes one, so
+        that every gateway process loads the script again)."""
+        with self._db.write() as connection:
+            ns_id = _namespace_id(connection, account_id, namespace)
+            row = _require_script(connection, ns_id, name, acting_tenant, for_update=True)
+            current = (
+                connection.execute(
+                    select(script_versions).where(script_versions.c.id == row["current_version_id"])
+                )
+                .mappings()
+                .one()
+            )
+            version_id = str(uuid.uuid4())
+            now = utcnow()
+            connection.execute(
+                insert(script_versions).values({**current, "id": version_id, "created_on": now})
+            )
+            modules = (
+                connection.execute(
+                    select(version_modules).where(version_modules.c.version_id == current["id"])
+                )
+                .mappings()
+                .all()
+            )
+            connection.execute(
+                insert(version_modules), [{**module, "version_id": version_id} for module in modules]
+            )
+            connection.execute(
+                update(scripts)
+                .where(scripts.c.namespace_id == ns_id, scripts.c.name == name)
+                .values(current_version_id=version_id, modified_on=now)
+            )
+            return _load_scripts(connection, namespace, _scripts_query(ns_id).where(scripts.c.name == name))[
+                0
+            ]
 
     def get(self, account_id: str, namespace: str, name: str, *, acting_tenant: str | None = None) -> Script:
         with self._db.read() as connection:

@@ -1,0 +1,110 @@
+"""Secrets at rest: AES-256-GCM under a master key, bound to the script and name they belong to.
+
+The master key is 32 random bytes, from `Z0_MASTER_KEY` (base64) or the key file `master.key` in the
+data directory, made on first use with mode 0600. Each ciphertext records the id of the key that
+sealed it (the key's SHA-256, shortened), so a wrong key is a clear error, not garbage; its
+associated data is the secret's place (namespace, script, name), so ciphertexts cannot be swapped
+between scripts in the database. Values are never logged and never returned by any API.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets as random
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["KEY_FILE", "MasterKey", "SecretBox", "SecretsError", "load_master_key", "new_master_key"]
+
+KEY_FILE = "master.key"
+
+
+class SecretsError(Exception):
+    """A secret cannot be opened: another master key sealed it, or it was tampered with."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.key) != 32:
+            raise SecretsError("The master key must be 32 bytes (base64 of 32 random bytes).")
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"z0 master key id\0" + self.key).hexdigest()[:16]
+
+    def encoded(self) -> str:
+        return base64.b64encode(self.key).decode()
+
+    def __repr__(self) -> str:
+        return f"MasterKey(id={self.key_id})"
+
+
+def new_master_key() -> MasterKey:
+    return MasterKey(random.token_bytes(32))
+
+
+def parse_master_key(encoded: str) -> MasterKey:
+    try:
+        return MasterKey(base64.b64decode(encoded.strip(), validate=True))
+    except ValueError:
+        raise SecretsError("The master key is not valid base64.") from None
+
+
+def load_master_key(data_dir: Path, from_environment: str | None = None) -> MasterKey:
+    """The key from the environment's value if given, else the data directory's key file (made now
+    if there is none)."""
+    if from_environment:
+        return parse_master_key(from_environment)
+    path = data_dir / KEY_FILE
+    if path.exists():
+        return parse_master_key(path.read_text())
+    key = new_master_key()
+    write_key_file(path, key)
+    return key
+
+
+def write_key_file(path: Path, key: MasterKey) -> None:
+    """Writes the key file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key.encoded() + "\n")
+    os.replace(temporary, path)
+
+
+class SecretBox:
+    def __init__(self, key: MasterKey) -> None:
+        self.key = key
+        self._aead = AESGCM(key.key)
+
+    def seal(self, plaintext: str, place: tuple[str, str, str]) -> tuple[bytes, bytes, str]:
+        """(nonce, ciphertext, key id) of a secret value at (namespace id, script, name)."""
+        nonce = random.token_bytes(12)
+        return nonce, self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(place)), self.key.key_id
+
+    def open(self, nonce: bytes, ciphertext: bytes, key_id: str, place: tuple[str, str, str]) -> str:
+        if key_id != self.key.key_id:
+            raise SecretsError(
+                f"Secret {place[2]!r} of {place[1]!r} was sealed with master key {key_id}, "
+                f"not {self.key.key_id}: set Z0_MASTER_KEY (or the data directory's master.key) "
+                "to the key z0 was using."
+            )
+        try:
+            return self._aead.decrypt(nonce, ciphertext, _aad(place)).decode("utf-8")
+        except InvalidTag:
+            raise SecretsError(
+                f"Secret {place[2]!r} of {place[1]!r} does not open: it was tampered with."
+            ) from None
+
+
+def _aad(place: tuple[str, str, str]) -> bytes:
+    return "\0".join(("z0 secret", *place)).encode()
