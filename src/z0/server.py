@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import uvicorn
 
 import z0
+from z0.bindings.platform import build_host_ops
 from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
@@ -26,6 +27,7 @@ from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
+from z0.secrets import SecretBox, load_master_key
 from z0.settings import Settings
 
 __all__ = ["ServeError", "Z0Server"]
@@ -79,7 +81,11 @@ class Z0Server:
         workers = settings.workers or _cpu_count()
         executors = settings.executors or _cpu_count()
         # With gateway workers, this process keeps one executor, for upload checks.
-        runtime = Runtime(runtime_config(settings, executors=executors if workers == 1 else 1))
+        box = SecretBox(load_master_key(settings.data_dir, master_key(settings)))
+        runtime = Runtime(
+            runtime_config(settings, executors=executors if workers == 1 else 1),
+            host_ops=build_host_ops(settings, registry),
+        )
         try:
             boot = await asyncio.to_thread(bootstrap, registry, settings)
             api_socket = _listen(settings.host, settings.api_port)
@@ -88,7 +94,7 @@ class Z0Server:
             tasks: list[asyncio.Task[None]] = []
             gateway = None
             if workers == 1:
-                gateway = build_gateway(gateway_config(settings), registry, runtime)
+                gateway = build_gateway(gateway_config(settings), registry, runtime, box)
                 await gateway.view.start()
                 gateway_server = make_server(gateway, settings)
                 self._servers.append(gateway_server)
@@ -188,6 +194,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     output.setFormatter(logging.Formatter("INFO:     %(message)s"))
     access.addHandler(output)
     access.propagate = False
+
+
+def master_key(settings: Settings) -> str | None:
+    return settings.master_key.get_secret_value() if settings.master_key else None
 
 
 def _plural(count: int, noun: str) -> str:

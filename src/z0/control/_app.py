@@ -14,11 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
-from z0.control import accounts, namespaces, scripts, tenants, tokens
+from z0.bindings.platform import build_host_ops
+from z0.control import accounts, kv, namespaces, scripts, secrets, tenants, tokens
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime, RuntimeConfig
+from z0.secrets import SecretBox, load_master_key
 from z0.settings import Settings
 
 __all__ = ["API_PREFIX", "create_control_app"]
@@ -37,7 +39,8 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
         if runtime is not None:
             yield
             return
-        async with Runtime(RuntimeConfig(executors=1, startup_cpu_ms=settings.startup_cpu_ms)) as own:
+        config = RuntimeConfig(executors=1, startup_cpu_ms=settings.startup_cpu_ms)
+        async with Runtime(config, host_ops=app.state.host_ops) as own:
             app.state.runtime = own
             yield
 
@@ -54,7 +57,9 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
     app.state.registry = registry
     app.state.settings = settings
     app.state.runtime = runtime
-    for module in (accounts, namespaces, scripts, tenants, tokens):
+    app.state.secret_box = SecretBox(load_master_key(settings.data_dir, _master_key(settings)))
+    app.state.host_ops = build_host_ops(settings, registry)
+    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(Z0Error, _z0_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -93,6 +98,10 @@ class AccessLogMiddleware:
                 '%s:%s - "%s %s" %d %.1fms',
                 client[0], client[1], scope["method"], path, status, (time.perf_counter() - started) * 1000,
             )  # fmt: skip
+
+
+def _master_key(settings: Settings) -> str | None:
+    return settings.master_key.get_secret_value() if settings.master_key else None
 
 
 async def _z0_error(request: Request, exc: Exception) -> JSONResponse:

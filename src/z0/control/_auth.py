@@ -7,15 +7,21 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
+from z0.deploys import Deployer
 from z0.errors import Forbidden, Unauthenticated
 from z0.registry import ApiToken, Registry
 
-__all__ = ["AccountId", "Caller", "Operator", "acting_tenant", "registry_of"]
+__all__ = ["AccountId", "Caller", "Operator", "acting_tenant", "deployer_of", "registry_of"]
 
 
 def registry_of(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
+
+
+def deployer_of(request: Request) -> Deployer:
+    state = request.app.state
+    return Deployer(state.registry, state.runtime, state.settings, state.secret_box)
 
 
 async def _caller(request: Request) -> ApiToken:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import secrets
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from z0.control._auth import AccountId, Caller, registry_of
+from z0.control._auth import AccountId, Caller, deployer_of, registry_of
 from z0.control._envelope import Envelope, PagedEnvelope, ResultInfo, list_response, ok
 from z0.control._multipart import multipart_body, read_upload
 from z0.control._schemas import NamespaceScriptOut, ScriptUploadOut, VersionOut
-from z0.errors import InvalidModule, NotFound
 from z0.names import parse_tag_filter
-from z0.registry import Registry, ScriptUpload
-from z0.runtime.compile import compile_script, linked_to_json
-from z0.runtime.limits import Limits
-from z0.runtime.linker import LinkedScript, link
-from z0.runtime.supervisor import CheckResult, Runtime, ScriptCode, ScriptStartError
 from z0.settings import Settings
 from z0.uploads import prepare_upload
 
@@ -71,70 +63,28 @@ _UPLOAD_BODY = {
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_script(
-    namespace: str, script_name: str, account_id: AccountId, caller: Caller, request: Request
+    namespace: str,
+    script_name: str,
+    account_id: AccountId,
+    caller: Caller,
+    request: Request,
+    bindings_inherit: Annotated[
+        str | None, Query(description="'strict': refuse an inherit binding the previous version lacks.")
+    ] = None,
 ) -> Any:
     settings: Settings = request.app.state.settings
-    registry = registry_of(request)
     metadata, parts = await read_upload(request, settings.max_upload_bytes)
     upload = await run_in_threadpool(
         prepare_upload, script_name, metadata, parts, max_bytes=settings.max_upload_bytes
     )
-    owner = await run_in_threadpool(
-        functools.partial(
-            registry.scripts.authorize_put, account_id, namespace, upload, acting_tenant=caller.tenant_id
-        )
-    )
-    version_id = str(uuid.uuid4())
-    linked, code = await run_in_threadpool(_compile, namespace, upload, version_id)
-    checked = await _check(request.app.state.runtime, code, _limits_for(registry, settings, owner))
-    script = await run_in_threadpool(
-        functools.partial(
-            registry.scripts.put,
-            account_id,
-            namespace,
-            upload,
-            acting_tenant=caller.tenant_id,
-            version_id=version_id,
-            linked=linked_to_json(linked),
-            handlers=checked.handlers,
-            startup_ms=checked.startup_ms,
-        )
+    script = await deployer_of(request).deploy(
+        account_id,
+        namespace,
+        upload,
+        acting_tenant=caller.tenant_id,
+        strict_inherit=bindings_inherit == "strict",
     )
     return ok(ScriptUploadOut.of_upload(script))
-
-
-def _compile(namespace: str, upload: ScriptUpload, version_id: str) -> tuple[LinkedScript, ScriptCode]:
-    linked = link(upload.modules, upload.main_module, service_worker=upload.format == "service-worker")
-    code = compile_script(
-        f"{namespace}/{upload.name}/{version_id}",
-        f"{namespace}/{upload.name}",
-        upload.modules,
-        upload.main_module,
-        bindings=upload.metadata.get("bindings") or [],
-        linked=linked,
-    )
-    return linked, code
-
-
-def _limits_for(registry: Registry, settings: Settings, tenant_id: str | None) -> Limits:
-    limits = Limits(settings.default_cpu_ms, settings.default_memory_mb, settings.default_subrequests)
-    if tenant_id is None:
-        return limits
-    try:
-        tenant = registry.tenants.get(tenant_id)
-    except NotFound:
-        return limits
-    return limits.override(**tenant.limits.as_dict())
-
-
-async def _check(runtime: Runtime, code: ScriptCode, limits: Limits) -> CheckResult:
-    """Evaluates the top level once in an executor; a script that cannot start is refused."""
-    try:
-        return await runtime.check(code, limits)
-    except ScriptStartError as exc:
-        where = next((line.strip() for line in exc.stack.splitlines() if line.strip().startswith("at ")), "")
-        detail = f" ({where})" if where and "(z0)" not in where else ""
-        raise InvalidModule(f"The script cannot start: {exc.message}{detail}") from exc
 
 
 @router.get(

@@ -8,6 +8,7 @@ from z0.gateway._scripts import ScriptCache, script_key
 from z0.gateway._view import RegistryView, ViewData
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime
+from z0.secrets import SecretBox
 
 __all__ = [
     "Gateway",
@@ -22,10 +23,10 @@ __all__ = [
 ]
 
 
-def build_gateway(config: GatewayConfig, registry: Registry, runtime: Runtime) -> Gateway:
+def build_gateway(config: GatewayConfig, registry: Registry, runtime: Runtime, box: SecretBox) -> Gateway:
     """The gateway app over a view of the registry; start `gateway.view` before serving."""
     view = RegistryView(registry)
-    scripts = ScriptCache(registry)
+    scripts = ScriptCache(registry, box)
 
     def forget_superseded(old: ViewData, new: ViewData) -> None:
         for place, head in old.heads.items():

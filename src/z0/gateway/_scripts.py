@@ -9,6 +9,7 @@ from collections import OrderedDict
 from z0.registry import Registry, ScriptHead
 from z0.runtime.compile import compile_script, linked_from_json
 from z0.runtime.supervisor import ScriptCode
+from z0.secrets import SecretBox
 
 __all__ = ["ScriptCache", "script_key"]
 
@@ -18,8 +19,9 @@ def script_key(head: ScriptHead) -> str:
 
 
 class ScriptCache:
-    def __init__(self, registry: Registry, *, capacity: int = 10_000) -> None:
+    def __init__(self, registry: Registry, box: SecretBox, *, capacity: int = 10_000) -> None:
         self.registry = registry
+        self.box = box
         self.capacity = capacity
         self._ready: OrderedDict[str, ScriptCode] = OrderedDict()
         self._loading: dict[str, asyncio.Future[ScriptCode]] = {}
@@ -62,5 +64,10 @@ class ScriptCache:
             version.main_module,
             service_worker=version.format == "service-worker",
             bindings=version.metadata.get("bindings") or [],
+            secrets={
+                secret.name: self.box.open(secret.nonce, secret.ciphertext, secret.key_id, secret.place)
+                for secret in self.registry.secrets.sealed(version.namespace_id, head.name)
+            },
+            tenant_id=head.tenant_id,
             linked=linked_from_json(stored) if stored is not None else None,
         )

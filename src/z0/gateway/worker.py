@@ -24,15 +24,20 @@ SETTINGS_VARIABLE = "Z0_WORKER_SETTINGS"
 
 
 async def serve_gateway(settings: Settings, sock: socket.socket, executors: int) -> None:
+    from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
     from z0.runtime.supervisor import Runtime
-    from z0.server import gateway_config, make_server, runtime_config
+    from z0.secrets import SecretBox, load_master_key
+    from z0.server import gateway_config, make_server, master_key, runtime_config
 
     registry = Registry(create_registry_engine(settings.resolved_database_url))
-    runtime = Runtime(runtime_config(settings, executors=executors))
+    box = SecretBox(load_master_key(settings.data_dir, master_key(settings)))
+    runtime = Runtime(
+        runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
+    )
     try:
         await runtime.start()
-        gateway = build_gateway(gateway_config(settings), registry, runtime)
+        gateway = build_gateway(gateway_config(settings), registry, runtime, box)
         await gateway.view.start()
         server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()
