@@ -39,11 +39,13 @@ scripts_app = typer.Typer(help="Scripts (user workers) in a namespace.", no_args
 tenants_app = typer.Typer(help="Tenants: status and limits.", no_args_is_help=True)
 keys_app = typer.Typer(help="A tenant's gateway keys (z0k_…).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for the control API.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Scripts' secrets (values are never shown).", no_args_is_help=True)
 app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(secrets_app, name="secrets")
 
 # Piped output keeps whole rows (no terminal width to fit): 200 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -492,6 +494,84 @@ def tokens_revoke(token_id: str) -> None:
     with _client() as client:
         client.request("DELETE", client.account_path(f"/z0/tokens/{token_id}"))
     out.print(f"Revoked token {token_id}.")
+
+
+# secrets
+
+
+@secrets_app.command("put")
+def secrets_put(
+    script: str,
+    name: str,
+    namespace: NamespaceOption,
+    value: Annotated[
+        str | None,
+        typer.Option(help="The value (default: read from standard input, so it stays out of history)."),
+    ] = None,
+) -> None:
+    """Set a script's secret (a new version of the script)."""
+    text = value if value is not None else sys.stdin.read().rstrip("\n")
+    with _client() as client:
+        client.request(
+            "PUT",
+            client.account_path(_scripts_path(namespace, f"/{script}/secrets")),
+            json={"name": name, "text": text, "type": "secret_text"},
+        )
+    out.print(f"Secret [bold]{name}[/] of {script} is set.")
+
+
+@secrets_app.command("list")
+def secrets_list(script: str, namespace: NamespaceOption) -> None:
+    """A script's secrets, by name."""
+    with _client() as client:
+        found = client.request("GET", client.account_path(_scripts_path(namespace, f"/{script}/secrets")))
+    _table(f"Secrets of {script}", ["name", "type"], [(s["name"], s["type"]) for s in found])
+
+
+@secrets_app.command("delete")
+def secrets_delete(script: str, name: str, namespace: NamespaceOption) -> None:
+    """Delete a script's secret (a new version of the script)."""
+    with _client() as client:
+        client.request("DELETE", client.account_path(_scripts_path(namespace, f"/{script}/secrets/{name}")))
+    out.print(f"Secret [bold]{name}[/] of {script} is deleted.")
+
+
+@secrets_app.command("rotate-master-key")
+def secrets_rotate_master_key(
+    data_dir: Annotated[Path | None, typer.Option(help="z0's data directory [env Z0_DATA_DIR].")] = None,
+    config: Annotated[Path | None, typer.Option(envvar="Z0_CONFIG", help="A TOML settings file.")] = None,
+) -> None:
+    """Re-encrypt every secret under a new master key (run on the machine that holds the data)."""
+    from z0.registry import Registry
+    from z0.secrets import rotate_master_key
+    from z0.settings import Settings
+
+    settings = Settings.load(config, data_dir=data_dir)
+    registry = Registry.open(settings.resolved_database_url)
+    environment = settings.master_key.get_secret_value() if settings.master_key else None
+
+    def reseal(old: Any, new: Any) -> int:
+        return registry.secrets.reseal_all(
+            lambda secret: new.seal(
+                old.open(secret.nonce, secret.ciphertext, secret.key_id, secret.place), secret.place
+            )
+        )
+
+    try:
+        key, count = rotate_master_key(settings.data_dir, environment, reseal)
+    finally:
+        registry.close()
+    out.print(
+        f"Re-encrypted {count} secret(s) under master key {key.key_id} "
+        f"(now in {settings.data_dir / 'master.key'})."
+    )
+    if environment:
+        err.print(
+            "Z0_MASTER_KEY is set: replace its value with the new key (printed once below) "
+            "before restarting z0.",
+            highlight=False,
+        )
+        out.print(key.encoded(), highlight=False)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,15 +13,26 @@ import base64
 import hashlib
 import os
 import secrets as random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["KEY_FILE", "MasterKey", "SecretBox", "SecretsError", "load_master_key", "new_master_key"]
+__all__ = [
+    "KEY_FILE",
+    "NEXT_KEY_FILE",
+    "MasterKey",
+    "SecretBox",
+    "SecretsError",
+    "load_master_key",
+    "new_master_key",
+    "rotate_master_key",
+]
 
 KEY_FILE = "master.key"
+NEXT_KEY_FILE = "master.key.next"  # a rotation under way: both keys open secrets until it ends
 
 
 class SecretsError(Exception):
@@ -82,28 +93,68 @@ def write_key_file(path: Path, key: MasterKey) -> None:
 
 
 class SecretBox:
-    def __init__(self, key: MasterKey) -> None:
+    """Seals with the master key; opens with whichever known key sealed a secret. `reload` (reading
+    the key files again) is tried once for a key it does not know, so that running processes follow
+    a rotation made by `z0 secrets rotate-master-key`."""
+
+    def __init__(
+        self, key: MasterKey, *others: MasterKey, reload: Callable[[], list[MasterKey]] | None = None
+    ) -> None:
         self.key = key
-        self._aead = AESGCM(key.key)
+        self._keys = {k.key_id: AESGCM(k.key) for k in (key, *others)}
+        self._reload = reload
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path, from_environment: str | None = None) -> SecretBox:
+        def keys() -> list[MasterKey]:
+            found = [load_master_key(data_dir, from_environment)]
+            for name in (KEY_FILE, NEXT_KEY_FILE):
+                path = data_dir / name
+                if path.exists():
+                    found.append(parse_master_key(path.read_text()))
+            return found
+
+        first, *others = keys()
+        return cls(first, *others, reload=keys)
 
     def seal(self, plaintext: str, place: tuple[str, str, str]) -> tuple[bytes, bytes, str]:
         """(nonce, ciphertext, key id) of a secret value at (namespace id, script, name)."""
         nonce = random.token_bytes(12)
-        return nonce, self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(place)), self.key.key_id
+        aead = self._keys[self.key.key_id]
+        return nonce, aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(place)), self.key.key_id
 
     def open(self, nonce: bytes, ciphertext: bytes, key_id: str, place: tuple[str, str, str]) -> str:
-        if key_id != self.key.key_id:
+        aead = self._keys.get(key_id)
+        if aead is None and self._reload is not None:
+            keys = self._reload()
+            self._keys.update({k.key_id: AESGCM(k.key) for k in keys})
+            self.key = keys[0]
+            aead = self._keys.get(key_id)
+        if aead is None:
             raise SecretsError(
-                f"Secret {place[2]!r} of {place[1]!r} was sealed with master key {key_id}, "
-                f"not {self.key.key_id}: set Z0_MASTER_KEY (or the data directory's master.key) "
-                "to the key z0 was using."
+                f"Secret {place[2]!r} of {place[1]!r} was sealed with master key {key_id}, which z0 does not "
+                "have: set Z0_MASTER_KEY (or the data directory's master.key) to the key z0 was using."
             )
         try:
-            return self._aead.decrypt(nonce, ciphertext, _aad(place)).decode("utf-8")
+            return aead.decrypt(nonce, ciphertext, _aad(place)).decode("utf-8")
         except InvalidTag:
             raise SecretsError(
                 f"Secret {place[2]!r} of {place[1]!r} does not open: it was tampered with."
             ) from None
+
+
+def rotate_master_key(
+    data_dir: Path, from_environment: str | None, reseal_all: Callable[[SecretBox, SecretBox], int]
+) -> tuple[MasterKey, int]:
+    """Makes a new master key and re-encrypts every secret with it. The new key is written beside the
+    old one first (a crash leaves both usable), the secrets are resealed in one transaction, then the
+    new key becomes the key file. Returns the new key and how many secrets moved."""
+    old = SecretBox.for_data_dir(data_dir, from_environment)
+    new = new_master_key()
+    write_key_file(data_dir / NEXT_KEY_FILE, new)
+    count = reseal_all(old, SecretBox(new))
+    os.replace(data_dir / NEXT_KEY_FILE, data_dir / KEY_FILE)
+    return new, count
 
 
 def _aad(place: tuple[str, str, str]) -> bytes:

@@ -27,7 +27,7 @@ from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
-from z0.secrets import SecretBox, load_master_key
+from z0.secrets import SecretBox
 from z0.settings import Settings
 
 __all__ = ["ServeError", "Z0Server"]
@@ -81,7 +81,7 @@ class Z0Server:
         workers = settings.workers or _cpu_count()
         executors = settings.executors or _cpu_count()
         # With gateway workers, this process keeps one executor, for upload checks.
-        box = SecretBox(load_master_key(settings.data_dir, master_key(settings)))
+        box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
         runtime = Runtime(
             runtime_config(settings, executors=executors if workers == 1 else 1),
             host_ops=build_host_ops(settings, registry),

@@ -63,8 +63,13 @@ def expiration_of(expiration: object, ttl: object, now: float) -> int | None:
     """The absolute expiration (unix seconds) of a put, from `expiration` or `expirationTtl`."""
     if expiration is None and ttl is None:
         return None
-    when = _seconds(expiration) if expiration is not None else int(now) + _seconds(ttl)
-    if when < now + MIN_TTL_S:
+    if expiration is not None:
+        when = _seconds(expiration)
+        ahead = when - now
+    else:
+        ahead = _seconds(ttl)
+        when = int(now) + ahead
+    if ahead < MIN_TTL_S:
         raise InvalidRequest(f"KV expirations must be at least {MIN_TTL_S} seconds in the future.")
     return when
 
@@ -185,9 +190,12 @@ def _alive() -> Any:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        key = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The KV list cursor is not one this API gave out.") from None
+        key = ""
+    if not key or base64.urlsafe_b64encode(key.encode()).decode() != cursor:
+        raise InvalidRequest("The KV list cursor is not one this API gave out.")
+    return key
 
 
 # Host ops

@@ -20,7 +20,7 @@ from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime, RuntimeConfig
-from z0.secrets import SecretBox, load_master_key
+from z0.secrets import SecretBox
 from z0.settings import Settings
 
 __all__ = ["API_PREFIX", "create_control_app"]
@@ -57,7 +57,7 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
     app.state.registry = registry
     app.state.settings = settings
     app.state.runtime = runtime
-    app.state.secret_box = SecretBox(load_master_key(settings.data_dir, _master_key(settings)))
+    app.state.secret_box = SecretBox.for_data_dir(settings.data_dir, _master_key(settings))
     app.state.host_ops = build_host_ops(settings, registry)
     for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -27,11 +27,11 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
     from z0.runtime.supervisor import Runtime
-    from z0.secrets import SecretBox, load_master_key
+    from z0.secrets import SecretBox
     from z0.server import gateway_config, make_server, master_key, runtime_config
 
     registry = Registry(create_registry_engine(settings.resolved_database_url))
-    box = SecretBox(load_master_key(settings.data_dir, master_key(settings)))
+    box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
     runtime = Runtime(
         runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
     )
