@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.support import start_server
+from tests.support import LiveServer, start_server
 
 
 def test_first_start_creates_account_namespaces_and_prints_a_token_once(tmp_path: Path) -> None:
@@ -75,3 +79,53 @@ def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         refused = start_server(tmp_path, "--api-port", str(port), expect_failure=True)
     assert refused.process.returncode == 1
     assert f"could not listen on 127.0.0.1:{port}" in "\n".join(refused.stderr_lines)
+
+
+def test_rotating_the_master_key_keeps_every_secret(tmp_path: Path) -> None:
+    env = {"Z0_API_TOKEN": "rotation-token"}
+    auth = {"authorization": "Bearer rotation-token"}
+    worker = b"export default { fetch(request, env) { return new Response(env.API_KEY); } };"
+    files = [
+        ("metadata", (None, b'{"main_module": "index.js"}', "application/json")),
+        ("files", ("index.js", worker, "application/javascript+module")),
+    ]
+
+    def scripts(server: LiveServer) -> str:
+        account = f"{server.api_url}/accounts/{server.account_id}"
+        return f"{account}/workers/dispatch/namespaces/z0-prod-tenants/scripts"
+
+    server = start_server(tmp_path, env=env)
+    try:
+        tenants = f"{server.api_url}/accounts/{server.account_id}/z0/tenants"
+        httpx.post(tenants, headers=auth, json={"id": "tenant_rot"}).raise_for_status()
+        key = httpx.post(f"{tenants}/tenant_rot/keys", headers=auth).json()["result"]["key"]
+        assert httpx.put(f"{scripts(server)}/tenant_rot", headers=auth, files=files).status_code == 200
+        secret = {"name": "API_KEY", "text": "kept-secret"}
+        assert (
+            httpx.put(f"{scripts(server)}/tenant_rot/secrets", headers=auth, json=secret).status_code == 200
+        )
+    finally:
+        server.stop()
+    before = (tmp_path / "master.key").read_text()
+    rotated = subprocess.run(
+        [sys.executable, "-m", "z0", "secrets", "rotate-master-key", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={name: value for name, value in os.environ.items() if not name.startswith("Z0_")},
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Re-encrypted 1 secret(s)" in rotated.stdout
+    assert (tmp_path / "master.key").read_text() != before
+    assert "kept-secret" not in rotated.stdout + rotated.stderr
+
+    again = start_server(tmp_path, env=env)
+    try:
+        for _ in range(50):
+            answer = httpx.get(again.gateway_url, headers={"authorization": f"Bearer {key}"})
+            if answer.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert answer.text == "kept-secret"  # opened under the new key
+        assert httpx.put(f"{scripts(again)}/tenant_rot", headers=auth, files=files).status_code == 200
+    finally:
+        again.stop()

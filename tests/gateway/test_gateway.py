@@ -343,3 +343,36 @@ def test_staging_hostnames_serve_the_staging_namespace(operator: Operator) -> No
     prod = operator.gateway.get("/", headers={"authorization": f"Bearer {key}"})
     assert (prod.status_code, prod.text) == (404, "Tenant not deployed")
     assert json.loads(operator.gateway.get("/", headers=headers).text)["script"] == tenant_id
+
+
+def test_a_worker_gets_its_secrets_and_kv_through_the_gateway(operator: Operator) -> None:
+    tenant_id = operator.tenant()
+    key = operator.key(tenant_id)["key"]
+    namespace = operator.ok(
+        "POST", "/storage/kv/namespaces", json={"title": f"kv-{tenant_id}", "tenant_id": tenant_id}
+    )
+    worker = """
+export default {
+  async fetch(request, env) {
+    const count = Number((await env.COUNTS.get("n")) || "0") + 1;
+    await env.COUNTS.put("n", String(count));
+    return Response.json({ secret: env.API_KEY, mode: env.MODE, count });
+  },
+};"""
+    bindings = [
+        {"name": "API_KEY", "type": "secret_text", "text": "first-secret"},
+        {"name": "MODE", "type": "plain_text", "text": "live"},
+        {"name": "COUNTS", "type": "kv_namespace", "namespace_id": namespace["id"]},
+    ]
+    operator.deploy(tenant_id, worker, bindings=bindings)
+    auth = {"authorization": f"Bearer {key}"}
+    wait_for(lambda: operator.gateway.get("/", headers=auth).status_code == 200)
+    first = operator.gateway.get("/", headers=auth).json()
+    assert first["secret"] == "first-secret" and first["mode"] == "live"
+    second = operator.gateway.get("/", headers=auth).json()
+    assert second["count"] == first["count"] + 1  # KV is shared by every isolate and process
+    path = f"/workers/dispatch/namespaces/z0-prod-tenants/scripts/{tenant_id}/secrets"
+    operator.ok("PUT", path, json={"name": "API_KEY", "text": "rotated-secret"})
+    assert (
+        wait_for(lambda: operator.gateway.get("/", headers=auth).json()["secret"] == "rotated-secret") < 1.0
+    )
