@@ -11,7 +11,7 @@ from z0.runtime.jsapi import api_files, build_prelude, files_named, select_files
 WEB = [
     "bytes", "headers", "body", "request", "response", "domexception", "events", "abort", "encoding",
     "base64", "blob", "formdata", "streams", "streams-writable", "structured-clone", "crypto",
-    "encoding-streams",
+    "encoding-streams", "subtle",
 ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@
  *   "end"                                 forget the request (after done, or when the host gives up)
  * A host op is {id, op, ...args}; the host performs it and resolves it by id.
  */
-const { defineProperty, keys: objectKeys, create: objectCreate, freeze } = Object;
+const { defineProperty, keys: objectKeys, create: objectCreate, freeze, setPrototypeOf } = Object;
 const { stringify: jsonStringify, parse: jsonParse } = JSON;
 const { apply: reflectApply } = Reflect;
 const PromiseCtor = Promise;
@@ -95,9 +95,13 @@ __z0.hostOp = function (op, args) {
     throw new RangeError("Too many operations waiting at once (the limit is " + MAX_PENDING_OPS + ").");
   }
   const id = nextOpId++;
-  const message = { id, op };
+  // Ops, and what holds them until take() serializes them, have no prototype: a setter or toJSON a
+  // tenant adds to Object.prototype or Array.prototype never sees an op (subtle's carry key material).
+  const message = objectCreate(null);
+  message.id = id;
+  message.op = op;
   if (args) for (const key of objectKeys(args)) message[key] = args[key];
-  request.ops.push(message);
+  request.ops[request.ops.length] = message;
   return new PromiseCtor((resolve, reject) => request.pending.set(id, { resolve, reject }));
 };
 
@@ -203,7 +207,7 @@ function removeEventListener(type, listener) {
 // Requests
 
 function newRequestState(id) {
-  return { id, ops: [], pending: new Map(), logs: [], waitUntil: 0, response: null, responded: false,
+  return { id, ops: setPrototypeOf([], null), pending: new Map(), logs: [], waitUntil: 0, response: null, responded: false,
     body: null, error: null, missing: [], finished: false };
 }
 
@@ -285,7 +289,7 @@ function take() {
   const request = current;
   if (request === null) return jsonStringify({ ops: [], response: null, done: true, logs: [], error: null });
   const ops = request.ops;
-  request.ops = [];
+  request.ops = setPrototypeOf([], null);
   const logs = request.logs;
   request.logs = [];
   let response = null;
@@ -297,7 +301,9 @@ function take() {
   }
   const failed = request.error !== null;
   const done = request.responded && request.waitUntil === 0 && (failed || request.finished);
-  const out = jsonStringify({ ops, response, done, logs, error: request.error, missing: request.missing });
+  const out = jsonStringify(
+    setPrototypeOf({ ops, response, done, logs, error: request.error, missing: request.missing }, null)
+  );
   if (failed) request.error = null;
   if (done) end();
   return out;
