@@ -25,7 +25,7 @@ _PREFIX = struct.Struct("<II")
 MAX_FRAME = 256 * 1024 * 1024
 
 # Host ops whose effects reach past the request: a request that made one is never replayed.
-EFFECTFUL_OPS = frozenset({"fetch", "kv.put", "kv.delete", "sql.exec", "secret.put", "dispatch"})
+EFFECTFUL_OPS = frozenset({"fetch", "kv.put", "kv.delete", "d1.query", "d1.batch", "d1.exec", "dispatch"})
 
 
 def encode_frame(header: dict[str, Any], payload: bytes = b"") -> bytes:

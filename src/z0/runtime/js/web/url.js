@@ -685,6 +685,7 @@ const [URL, URLSearchParams] = (() => {
     toJSON() { return serialize(urlOf(this)); },
   }, "URL");
 
+  __z0.URL = URL;
   __z0.define(globalThis, { URL, URLSearchParams });
   return [URL, URLSearchParams];
 })();
