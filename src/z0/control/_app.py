@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
 from z0.bindings.platform import build_host_ops
-from z0.control import accounts, kv, namespaces, scripts, secrets, tenants, tokens
+from z0.control import accounts, d1, kv, namespaces, scripts, secrets, tenants, tokens
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.registry import Registry
@@ -43,6 +43,8 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
         async with Runtime(config, host_ops=app.state.host_ops) as own:
             app.state.runtime = own
             yield
+        if (store := getattr(app.state, "d1_store", None)) is not None:
+            await store.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -59,7 +61,7 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
     app.state.runtime = runtime
     app.state.secret_box = SecretBox.for_data_dir(settings.data_dir, _master_key(settings))
     app.state.host_ops = build_host_ops(settings, registry)
-    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv):
+    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(Z0Error, _z0_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
