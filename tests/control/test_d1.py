@@ -131,3 +131,19 @@ def test_tenant_tokens_reach_only_their_own_databases(api: Api) -> None:
     assert f"{theirs}.sqlite3" in files(api)
     # the operator sees them all
     assert len(api.ok("GET", api.path("/d1/database"))) == 3
+
+
+def test_binding_another_tenants_database_is_refused_at_upload(api: Api) -> None:
+    from tests.conftest import HELLO, JS
+
+    api.registry.tenants.create("tenant_b")
+    theirs = create(api, "b-orders", tenant_id="tenant_b")["uuid"]
+    binding = [{"name": "ORDERS", "type": "d1", "id": theirs}]
+    refused = api.upload("tenant_abc", {"index.js": (JS, HELLO)}, bindings=binding)
+    assert refused.status_code == 403
+    assert "ORDERS" in refused.json()["errors"][0]["message"]
+    assert api.upload("tenant_b", {"index.js": (JS, HELLO)}, bindings=binding).status_code == 200
+    database_id = [{"name": "ORDERS", "type": "d1", "database_id": theirs}]  # Cloudflare's other spelling
+    assert (
+        api.upload("tenant_abc-webhook", {"index.js": (JS, HELLO)}, bindings=database_id).status_code == 403
+    )
