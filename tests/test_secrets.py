@@ -83,3 +83,16 @@ def test_an_interrupted_rotation_leaves_both_keys_usable(tmp_path: Path) -> None
     assert box.open(nonce, ciphertext, key_id, PLACE) == "value"
     resealed = SecretBox(upcoming).seal("value", PLACE)
     assert box.open(*resealed, PLACE) == "value"
+
+
+def test_a_running_box_seals_with_the_new_key_after_a_rotation(tmp_path: Path) -> None:
+    running = SecretBox.for_data_dir(tmp_path)
+    old_id = running.key.key_id
+
+    def reseal(old: SecretBox, new: SecretBox) -> int:
+        return 0
+
+    key, _ = rotate_master_key(tmp_path, None, reseal)
+    os.utime(tmp_path / KEY_FILE, ns=(1, 1))  # a different modification time, whatever the clock's resolution
+    _, _, key_id = running.seal("fresh", PLACE)
+    assert key_id == key.key_id != old_id

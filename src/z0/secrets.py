@@ -103,6 +103,8 @@ class SecretBox:
         self.key = key
         self._keys = {k.key_id: AESGCM(k.key) for k in (key, *others)}
         self._reload = reload
+        self._key_file: Path | None = None
+        self._key_file_seen = 0
 
     @classmethod
     def for_data_dir(cls, data_dir: Path, from_environment: str | None = None) -> SecretBox:
@@ -115,13 +117,32 @@ class SecretBox:
             return found
 
         first, *others = keys()
-        return cls(first, *others, reload=keys)
+        box = cls(first, *others, reload=keys)
+        if from_environment is None:
+            box._key_file = data_dir / KEY_FILE
+            box._key_file_seen = box._key_file.stat().st_mtime_ns
+        return box
 
     def seal(self, plaintext: str, place: tuple[str, str, str]) -> tuple[bytes, bytes, str]:
-        """(nonce, ciphertext, key id) of a secret value at (namespace id, script, name)."""
+        """(nonce, ciphertext, key id) of a secret value at (namespace id, script, name), under the
+        current master key (re-read first when the key file changed: a rotation happened)."""
+        self._follow_rotation()
         nonce = random.token_bytes(12)
         aead = self._keys[self.key.key_id]
         return nonce, aead.encrypt(nonce, plaintext.encode("utf-8"), _aad(place)), self.key.key_id
+
+    def _follow_rotation(self) -> None:
+        if self._reload is None or self._key_file is None:
+            return
+        try:
+            changed = self._key_file.stat().st_mtime_ns
+        except OSError:
+            return
+        if changed != self._key_file_seen:
+            keys = self._reload()
+            self._keys.update({k.key_id: AESGCM(k.key) for k in keys})
+            self.key = keys[0]
+            self._key_file_seen = changed
 
     def open(self, nonce: bytes, ciphertext: bytes, key_id: str, place: tuple[str, str, str]) -> str:
         aead = self._keys.get(key_id)

@@ -7,6 +7,7 @@ Every server runs on one event loop; SIGINT and SIGTERM ask them all to finish t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -59,6 +60,14 @@ class Z0Server:
         configure_logging()
         asyncio.run(self.serve())
 
+    @staticmethod
+    def _threads() -> None:
+        """Threads for the registry (script loads, the view's refresh) and KV: more than asyncio's
+        default of CPUs + 4, so that a burst of tenant KV calls does not delay a refresh."""
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="z0")
+        )
+
     def stop(self) -> None:
         self._stopping = True
         for server in self._servers:
@@ -77,6 +86,7 @@ class Z0Server:
                 raise ServeError(
                     f"Cannot create the data directory {settings.data_dir}: {exc.strerror}."
                 ) from exc
+        self._threads()
         registry = await asyncio.to_thread(Registry.open, settings.resolved_database_url)
         workers = settings.workers or _cpu_count()
         executors = settings.executors or _cpu_count()

@@ -752,3 +752,15 @@ async def test_errors_cross_from_the_host_as_dom_exceptions(runtime: Runtime) ->
       };
     """
     assert await post(runtime, script("gcm", source), b"payload") == (200, b"true OperationError")
+
+
+async def test_generated_hmac_keys_are_bounded(js: Isolate) -> None:
+    result = await js.run("""
+      try {
+        await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256", length: 2 ** 31 }, false, ["sign"]);
+        return "made";
+      } catch (error) {
+        return error.name + ": " + error.message;
+      }
+    """)
+    assert result == "OperationError: HMAC keys z0 generates are at most 8192 bits."

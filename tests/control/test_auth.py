@@ -115,3 +115,17 @@ def test_tenant_token_cannot_do_operator_work(api: Api, method: str, suffix: str
     assert response.status_code == 403
     assert "operator" in response.json()["errors"][0]["message"]
     assert api.registry.namespaces.get(api.account_id, "z0-prod-tenants") is not None
+
+
+def test_tenant_token_cannot_take_over_a_platform_script(api: Api) -> None:
+    assert api.upload("platform-router", {"index.js": (JS, HELLO)}).status_code == 200
+    assert api.ok("GET", api.scripts_path(suffix="/platform-router"))["script"]["tenant_id"] is None
+    api.ok(
+        "PUT",
+        api.scripts_path(suffix="/platform-router/secrets"),
+        json={"name": "PLATFORM_SECRET", "text": "x"},
+    )
+    token = api.tenant_token("tenant_abc")
+    taken = api.upload("platform-router", {"index.js": (JS, HELLO)}, token=token)
+    assert taken.status_code == 403
+    assert api.ok("GET", api.scripts_path(suffix="/platform-router"))["script"]["tenant_id"] is None

@@ -453,3 +453,33 @@ export default {
         "refused": "RangeError: Too many operations waiting at once (the limit is 10000).",
     }
     assert (await call(runtime, script("hello"))).status == 200
+
+
+async def test_a_huge_error_message_ends_the_request_not_the_executor() -> None:
+    async with Runtime(RuntimeConfig(executors=1)) as runtime:
+        huge = "export default { fetch() { throw new Error('x'.repeat(8 * 1024 * 1024)); } };"
+        response = await call(runtime, script("huge", ("index.js", huge)), limits=Limits(memory_mb=16))
+        assert response.status in (500, 503)
+        assert runtime.restarts == 0
+        assert (await call(runtime, script("hello"))).status == 200
+
+
+async def test_requests_canceled_while_queued_free_their_isolate() -> None:
+    config = RuntimeConfig(executors=1, isolates_per_script=1, request_timeout_s=0.5)
+    async with Runtime(config) as runtime:
+        source = """
+export default {
+  async fetch(request) {
+    if (new URL(request.url).searchParams.has("hang")) await new Promise(() => {});
+    return new Response("fine");
+  },
+};"""
+        code = script("hang", ("index.js", source))
+        answers = await asyncio.gather(
+            call(runtime, code, get("https://t.example/?hang")),
+            call(runtime, code, get("https://t.example/")),
+            call(runtime, code, get("https://t.example/")),
+        )
+        assert [a.status for a in answers] == [503, 503, 503]  # the two behind the hung one timed out waiting
+        after = await call(runtime, code, get("https://t.example/"))
+        assert (after.status, after.body) == (200, b"fine")

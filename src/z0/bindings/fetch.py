@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import contextlib
+import functools
 import ipaddress
 import logging
 import re
@@ -58,6 +60,8 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 MAX_REDIRECTS = 20  # the Fetch Standard's limit
 MAX_CONNECTIONS = 1000  # per gateway process, all tenants: a busy tenant must not starve the others
+PER_REQUEST = 6  # fetches open at once for one request (as Workers' simultaneous connections)
+PER_TENANT = 100  # and for all of one tenant's requests in this process
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 # Guard: what a worker may not reach.
@@ -250,12 +254,40 @@ class Target:
     allowed: bool  # its host:port is in fetch_allow_hosts
 
 
+class _Slots:
+    """Semaphores by name, made on first use and forgotten when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str, size: int) -> AsyncIterator[None]:
+        semaphore, users = self._held.get(name) or (asyncio.Semaphore(size), 0)
+        self._held[name] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._held[name]
+            if users == 1:
+                del self._held[name]
+            else:
+                self._held[name] = (semaphore, users - 1)
+
+
 def _port(url: httpx.URL) -> int:
     return url.port if url.port is not None else 443 if url.scheme == "https" else 80
 
 
+# DNS lookups have threads of their own: a tenant fetching slow-resolving names must not hold the
+# threads that load scripts and refresh the registry view.
+_DNS_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="z0-dns")
+
+
 async def system_resolver(host: str, port: int) -> Sequence[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().run_in_executor(
+        _DNS_THREADS, functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    )
     return [str(info[4][0]) for info in infos]
 
 
@@ -560,6 +592,7 @@ class Fetcher:
             network_backend=GuardedNetwork(self.guard, network),
         )
         self._running: dict[tuple[str, int], asyncio.Task[Any]] = {}
+        self._slots = _Slots()
 
     @classmethod
     def from_settings(cls, settings: Settings, **injected: Any) -> Fetcher:
@@ -576,14 +609,19 @@ class Fetcher:
     # Host ops
 
     async def perform(self, ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
-        """The `fetch` op."""
+        """The `fetch` op. A request has at most PER_REQUEST fetches open at once and a tenant at most
+        PER_TENANT (the others wait their turn), so that no one tenant holds the shared pool."""
         token = op.get("abort")
         key = (ctx.request_id, token) if isinstance(token, int) else None
         task = asyncio.current_task()
         if key is not None and task is not None:
             self._running[key] = task
         try:
-            return await self.fetch(FetchRequest.from_op(op))
+            async with (
+                self._slots.hold(f"r:{ctx.request_id}", PER_REQUEST),
+                self._slots.hold(f"t:{ctx.script.tenant_id or ctx.script.name}", PER_TENANT),
+            ):
+                return await self.fetch(FetchRequest.from_op(op))
         except FetchRefused as exc:
             logger.info("%s %s: fetch refused: %s", ctx.request_id, ctx.script.name, exc.detail)
             raise

@@ -209,6 +209,8 @@ def register(router: HostOpRouter, *, settings: Settings, registry: Registry) ->
             return await asyncio.to_thread(function, *args, **kwargs)
         except (InvalidRequest, PayloadTooLarge) as exc:
             raise HostOpError(f"KV {function.__name__.upper()} failed: {exc.message}") from exc
+        except (TypeError, ValueError) as exc:  # arguments of the wrong kind from the worker
+            raise HostOpError(f"KV {function.__name__.upper()} failed: invalid arguments.") from exc
 
     def namespace_of(context: OpContext) -> str:
         assert context.binding is not None
@@ -226,7 +228,7 @@ def register(router: HostOpRouter, *, settings: Settings, registry: Registry) ->
 
     async def kv_put(context: OpContext, op: dict[str, Any]) -> None:
         try:
-            value = base64.b64decode(op.get("value", ""), validate=True)
+            value = base64.b64decode(str(op.get("value", "")), validate=True)
         except ValueError:
             raise HostOpError("KV PUT failed: the value did not arrive as bytes.") from None
         await run(
@@ -248,6 +250,8 @@ def register(router: HostOpRouter, *, settings: Settings, registry: Registry) ->
             raise HostOpError("KV LIST failed: limit must be a whole number.")
         prefix = op.get("prefix") or ""
         cursor = op.get("cursor") or None
+        if not isinstance(cursor, str | None):
+            raise HostOpError("KV LIST failed: cursor must be a string.")
         return await run(data.list, namespace_of(context), prefix=str(prefix), limit=limit, cursor=cursor)
 
     for name, handler in (

@@ -504,9 +504,14 @@ def generate_key(args: dict[str, Any]) -> str:
     length = _integer(alg, "length", _hmac_block_bits(_hash_of(alg)))
     if not length:
         _fail("OperationError", "An HMAC key cannot be 0 bits.")
+    if length > MAX_HMAC_KEY_BITS:  # the key is made here, on the gateway's loop: keep it small
+        _fail("OperationError", f"HMAC keys z0 generates are at most {MAX_HMAC_KEY_BITS} bits.")
     return _keys_text(
         [_hmac_key(os.urandom((length + 7) // 8), {**alg, "length": length}, extractable, usages)]
     )
+
+
+MAX_HMAC_KEY_BITS = 8192
 
 
 def _ed_pair(algorithm: dict[str, Any], extractable: bool, usages: tuple[str, ...]) -> list[Key]:

@@ -53,6 +53,21 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[str | bytes | N
     return metadata, parts
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, refused (413) as soon as it is past `max_bytes`, declared or streamed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {max_bytes} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The body is over the limit of {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _limited(receive: Receive, limit: int, max_bytes: int) -> Receive:
     seen = 0
 

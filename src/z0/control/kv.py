@@ -14,9 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from z0.bindings.kv import MAX_LIST, KvData
+from z0.bindings.kv import MAX_LIST, MAX_VALUE_BYTES, KvData
 from z0.control._auth import AccountId, Caller, registry_of
 from z0.control._envelope import Envelope, ResultInfo, list_response, ok
+from z0.control._multipart import read_body
 from z0.errors import InvalidRequest, NotFound
 from z0.registry import KvNamespace
 from z0.registry._resources import D1Database
@@ -155,7 +156,7 @@ async def write_value(
     await run_in_threadpool(_namespace, request, account_id, namespace_id, caller)
     metadata: Any = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
+        form = await request.form(max_part_size=MAX_VALUE_BYTES + 1024)
         raw = form.get("value")
         value = await raw.read() if isinstance(raw, UploadFile) else str(raw or "").encode()
         if form.get("metadata") is not None:
@@ -165,7 +166,7 @@ async def write_value(
                 raise InvalidRequest("The 'metadata' part is not valid JSON.") from None
         await form.close()
     else:
-        value = await request.body()
+        value = await read_body(request, MAX_VALUE_BYTES)
     await run_in_threadpool(
         lambda: _data(request).put(
             namespace_id,

@@ -97,6 +97,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _ClientGone(Exception):
+    """The client left before its body was whole: the worker never sees a truncated body."""
+
+
 class Gateway:
     """The gateway's ASGI application."""
 
@@ -162,6 +166,8 @@ class Gateway:
             body = await _read_body(receive, config.max_request_bytes)
         except _TooLarge:
             await _plain(send, 413, "Payload Too Large", request_id)
+            return
+        except _ClientGone:
             return
 
         forwarded = [
@@ -229,7 +235,7 @@ async def _read_body(receive: Any, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -28,8 +28,9 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
     from z0.gateway import build_gateway
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
-    from z0.server import gateway_config, make_server, master_key, runtime_config
+    from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
 
+    Z0Server._threads()
     registry = Registry(create_registry_engine(settings.resolved_database_url))
     box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
     runtime = Runtime(

@@ -381,9 +381,8 @@ def _owner_for_put(
     if acting_tenant is None:
         return owner
     owner = owner or acting_tenant
-    if owner != acting_tenant or (
-        existing is not None and existing["tenant_id"] not in (None, acting_tenant)
-    ):
+    # An existing script must already be the tenant's: a platform script (no owner) is not for taking.
+    if owner != acting_tenant or (existing is not None and existing["tenant_id"] != acting_tenant):
         raise Forbidden(f"This token may deploy only tenant {acting_tenant!r}'s scripts.")
     return owner
 

@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -42,7 +43,6 @@ STATUS = struct.Struct("<qqqq")
 _ACTIVE = struct.Struct("<q")
 _FIELDS = struct.Struct("<qqq")
 INTERNAL_BUDGET_S = 1.0  # z0's own calls into the isolate (take, end): never the tenant's code
-MEMORY_CHECK_EVERY = 32  # requests between two readings of an isolate's heap (a reading costs ~13 µs)
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,17 @@ class Executor:
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         self._writer.write(encode_frame(header, payload))
 
+    def fail(self, header: dict[str, Any], exc: Exception) -> None:
+        """A frame whose handling failed inside z0: its run ends with an exception."""
+        print(
+            f"z0 executor: {header.get('t')} for request {header.get('rid')} failed: {exc!r}", file=sys.stderr
+        )
+        run = self.runs.get(header.get("rid", -1))
+        if run is not None:
+            self.finish(
+                run, Outcome.EXCEPTION, error=_error("Error", "z0 failed to run this request."), discard=True
+            )
+
     # Isolates
 
     def create(self, code: Code, memory_bytes: int, pool_key: str, rid: int) -> tuple[Slot, float]:
@@ -232,8 +243,7 @@ class Executor:
     def release(self, slot: Slot, *, discard: bool) -> None:
         pool = self.pools.get(slot.pool_key, [])
         slot.served += 1
-        measured = not discard and slot.served % MEMORY_CHECK_EVERY == 0
-        if measured:
+        if not discard:
             slot.memory = slot.isolate.memory_bytes()
             # An isolate that grew close to its limit between requests would fail the next one.
             discard = slot.memory >= slot.isolate.memory_limit * 0.8
@@ -243,12 +253,14 @@ class Executor:
             if not pool:
                 self.pools.pop(slot.pool_key, None)
         waiting = self.waiting.get(slot.pool_key)
-        if waiting:
-            self.start(waiting.popleft())
-            if not waiting:
-                self.waiting.pop(slot.pool_key, None)
-        if measured:
-            self.evict()
+        while waiting:
+            queued = waiting.popleft()
+            if queued.rid in self.runs:  # skip those canceled while they waited
+                self.start(queued)
+                break
+        if waiting is not None and not waiting:
+            self.waiting.pop(slot.pool_key, None)
+        self.evict()
 
     def evict(self) -> None:
         """Drops least-recently-used idle isolates while over the count or memory budget."""
@@ -280,6 +292,8 @@ class Executor:
     # Requests
 
     def start(self, run: Run) -> None:
+        if run.rid not in self.runs:  # canceled while it waited for an isolate or for its code
+            return
         try:
             slot = self.acquire(run)
         except BootFailed as failed:
@@ -333,7 +347,16 @@ class Executor:
         if outcome is not None:
             self.finish(run, outcome, discard=True)
             return
-        self.after_turn(run)
+        try:
+            self.after_turn(run)
+        except EngineError as exc:
+            # z0's own calls after the turn (take, end, a lazy file) can still meet the engine's
+            # limits, e.g. serializing a huge error message: the run ends, the process does not.
+            failed = Outcome.EXCEEDED_MEMORY if isinstance(exc, OutOfMemory) else Outcome.EXCEPTION
+            if run.rid in self.runs:
+                self.finish(
+                    run, failed, error=_error("Error", str(exc).split("\n", 1)[0][:500]), discard=True
+                )
 
     def after_turn(self, run: Run) -> None:
         slot = run.slot
@@ -513,7 +536,10 @@ def _serve(fd: int, status_path: str | None, config: ExecutorConfig) -> None:
             return
         buffer += chunk
         for header, payload in split_frames(buffer):
-            executor.handle(header, payload)
+            try:
+                executor.handle(header, payload)
+            except Exception as exc:
+                executor.fail(header, exc)
         try:
             writer.flush()
         except ConnectionError:

@@ -86,8 +86,8 @@ class ScriptCode:
     prelude: str
     linked_source: str
     line_offset: int
-    setup: str = "{}"
-    map_stack: Callable[[str], str] = field(default=lambda stack: stack)
+    setup: str = field(default="{}", repr=False)  # holds the script's env, secrets included
+    map_stack: Callable[[str], str] = field(default=lambda stack: stack, repr=False)
     tenant_id: str | None = None  # the script's owner
     # Its bindings by name, as host ops may use them (secret values left out).
     bindings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -178,6 +178,7 @@ class _Executor:
         self.transport: asyncio.Transport | None = None
         self.connection: _Connection | None = None
         self.inflight: set[int] = set()
+        self.checks: set[int] = set()  # upload checks sent to it, not yet answered
         self.alive = False
         self.killed_rid: int | None = None
         self._status: mmap.mmap | None = None
@@ -262,8 +263,8 @@ class _Executor:
 @dataclass(eq=False)
 class _Call:
     rid: int
-    script: ScriptCode
-    request: RuntimeRequest
+    script: ScriptCode = field(repr=False)
+    request: RuntimeRequest = field(repr=False)
     limits: Limits
     request_id: str
     expose_errors: bool
@@ -376,12 +377,14 @@ class Runtime:
         self._checks[rid] = future
         self._checked_scripts[rid] = script.name
         executor = await self._route(script)
+        executor.checks.add(rid)
         executor.send(
             {"t": "check", "rid": rid, "key": script.key, "code": script.wire(), "limits": limits.as_dict()}
         )
         try:
             answer = await asyncio.wait_for(future, self.config.startup_cpu_ms / 1000 * 4 + 10)
         finally:
+            executor.checks.discard(rid)
             self._checks.pop(rid, None)
             self._checked_scripts.pop(rid, None)
         if not answer.get("ok"):
@@ -540,7 +543,7 @@ class Runtime:
                 "%s %s: %s",
                 call.request_id,
                 call.script.name,
-                line.get("message", ""),
+                line.get("message", "")[:8192],
             )
         if outcome is not Outcome.OK:
             detail = ""
@@ -564,6 +567,9 @@ class Runtime:
             self._settle(call, Outcome.EXECUTOR_RESTARTED, 0.0, None)
             return
         call.replays += 1
+        for task in call.op_tasks:  # the new isolate numbers its ops afresh: no late result may reach it
+            task.cancel()
+        call.op_tasks.clear()
         dead = call.executor
         call.executor = None
         executor = await self._route(call.script, avoid=dead)
@@ -597,13 +603,20 @@ class Runtime:
             call = self._calls.get(rid)
             if call is not None and call.executor is executor:
                 self._keep(asyncio.create_task(self._after_death(call, killed, running_rid)))
-        for waiter_rid, waiter in list(self._checks.items()):
-            if not waiter.done() and waiter_rid in (killed, running_rid):
-                outcome = Outcome.EXCEEDED_CPU if waiter_rid == killed else Outcome.EXECUTOR_RESTARTED
-                message = "The script's top level ran away and was stopped."
-                waiter.set_result(
-                    {"ok": False, "outcome": outcome.value, "error": {"name": "Error", "message": message}}
+        for waiter_rid in list(executor.checks):
+            waiter = self._checks.get(waiter_rid)
+            if waiter is None or waiter.done():
+                continue
+            if waiter_rid == killed:
+                outcome, message = Outcome.EXCEEDED_CPU, "The script's top level ran away and was stopped."
+            else:
+                outcome, message = (
+                    Outcome.EXECUTOR_RESTARTED,
+                    "The executor checking the script stopped; try again.",
                 )
+            waiter.set_result(
+                {"ok": False, "outcome": outcome.value, "error": {"name": "Error", "message": message}}
+            )
         await executor.close()
         if self._closing:
             return

@@ -59,18 +59,27 @@ const lazyExports = objectCreate(null);
 const timers = new Map();
 let nextTimerId = 1;
 
+// What crosses to the host about a request is bounded: a tenant's huge message or endless logging
+// costs the tenant, not the host.
+const MAX_TEXT = 8192;
+const MAX_LOG_LINES = 1000;
+
+function clip(text) {
+  return text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) + "… [" + (text.length - MAX_TEXT) + " more characters]" : text;
+}
+
 function errorInfo(error) {
   if (error !== null && typeof error === "object") {
     let name = "Error";
     let message = "";
     let stack = "";
-    try { name = String(error.name); } catch (e) {}
-    try { message = String(error.message); } catch (e) {}
-    try { stack = String(error.stack || ""); } catch (e) {}
+    try { name = clip(String(error.name)); } catch (e) {}
+    try { message = clip(String(error.message)); } catch (e) {}
+    try { stack = clip(String(error.stack || "")); } catch (e) {}
     return { name, message, stack };
   }
   let text;
-  try { text = String(error); } catch (e) { text = "(unprintable value)"; }
+  try { text = clip(String(error)); } catch (e) { text = "(unprintable value)"; }
   return { name: "Error", message: "Uncaught " + text, stack: "" };
 }
 
@@ -113,7 +122,7 @@ function track(promise) {
     () => { request.waitUntil--; },
     (error) => {
       request.waitUntil--;
-      request.logs.push({ level: "error", message: "Uncaught (in waitUntil) " + describe(error) });
+      request.logs.push({ level: "error", message: clip("Uncaught (in waitUntil) " + describe(error)) });
     },
   ]);
 }
@@ -135,7 +144,7 @@ function startTimer(callback, ms, args, repeat) {
         if (!timers.has(id) || current !== request) return;
         if (!repeat) timers.delete(id);
         try { reflectApply(callback, globalThis, args); }
-        catch (error) { request.logs.push({ level: "error", message: "Uncaught " + describe(error) }); }
+        catch (error) { request.logs.push({ level: "error", message: clip("Uncaught " + describe(error)) }); }
         if (repeat && timers.has(id)) arm();
       },
       () => { timers.delete(id); },
@@ -181,9 +190,14 @@ function describe(value, depth) {
 const bootLogs = [];
 function log(level) {
   return function (...args) {
-    const line = { level, message: args.map((a) => describe(a)).join(" ") };
-    if (current !== null) current.logs.push(line);
-    else if (bootLogs.length < 100) bootLogs.push(line);
+    const request = current;
+    const lines = request !== null ? request.logs : bootLogs;
+    const written = request !== null ? request.logged++ : bootLogs.length;
+    if (written > MAX_LOG_LINES || (request === null && written >= 100)) return;
+    const message = written === MAX_LOG_LINES
+      ? "[z0: more than " + MAX_LOG_LINES + " log lines in one request; the rest are dropped]"
+      : clip(args.map((a) => describe(a)).join(" "));
+    lines.push({ level, message });
   };
 }
 const console = {};
@@ -207,7 +221,7 @@ function removeEventListener(type, listener) {
 // Requests
 
 function newRequestState(id) {
-  return { id, ops: setPrototypeOf([], null), pending: new Map(), logs: [], waitUntil: 0, response: null, responded: false,
+  return { id, ops: setPrototypeOf([], null), pending: new Map(), logs: [], logged: 0, waitUntil: 0, response: null, responded: false,
     body: null, error: null, missing: [], finished: false };
 }
 
