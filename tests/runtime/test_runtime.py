@@ -193,6 +193,43 @@ async def test_allocation_bomb_is_stopped_and_the_isolate_rebuilt(runtime: Runti
     assert hello.status == 200
 
 
+async def test_an_isolate_that_leaks_across_requests_is_replaced_before_it_runs_out(
+    runtime: Runtime,
+) -> None:
+    leaky = script(
+        "leaky",
+        (
+            "index.js",
+            "const kept = []; export default { fetch() {"
+            " kept.push(new ArrayBuffer(2 * 1024 * 1024));"
+            " return Response.json({ held: kept.length }); } };",
+        ),
+    )
+    held = []
+    for _ in range(24):
+        response = await call(runtime, leaky, limits=Limits(memory_mb=16))
+        assert response.status == 200, response.body
+        held.append(json.loads(response.body)["held"])
+    assert held[:3] == [1, 2, 3]
+    assert 1 in held[3:] and max(held) * 2 < 16
+
+
+async def test_the_executor_memory_budget_evicts_least_recently_used_isolates() -> None:
+    source = (
+        "const ballast = new Uint8Array(4 * 1024 * 1024).fill(1); let count = 0;"
+        " export default { fetch() { count += 1; return Response.json({ count, held: ballast.length }); } };"
+    )
+    async with Runtime(RuntimeConfig(executors=1, max_memory_mb=10)) as runtime:
+        a, b, c = (script(name, ("index.js", source)) for name in "abc")
+
+        async def count(code: ScriptCode) -> int:
+            return int(json.loads((await call(runtime, code)).body)["count"])
+
+        assert [await count(a), await count(b), await count(c)] == [1, 1, 1]
+        assert await count(c) == 2  # the most recent stays warm
+        assert await count(a) == 1  # the oldest made room: a fresh isolate
+
+
 async def test_builtin_runaway_is_stopped_by_the_watchdog() -> None:
     async with Runtime(RuntimeConfig(executors=2, quarantine_s=30)) as runtime:
         pids = set(runtime.executor_pids())
