@@ -55,6 +55,16 @@ def test_put_get_list_delete(kv_registry: tuple[Registry, str]) -> None:
     assert data.get(ns, "user:1") is None
 
 
+def test_entries_are_data_not_registry_changes(kv_registry: tuple[Registry, str]) -> None:
+    """Every gateway reloads its view when the change counter moves: a tenant's KV writes must not."""
+    registry, ns = kv_registry
+    before = registry.change_counter()
+    data = KvData(registry)
+    data.put(ns, "k", b"v")
+    data.delete(ns, "k")
+    assert registry.change_counter() == before
+
+
 def test_list_pages_with_a_cursor(kv_registry: tuple[Registry, str]) -> None:
     registry, ns = kv_registry
     data = KvData(registry)

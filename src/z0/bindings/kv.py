@@ -129,7 +129,7 @@ class KvData:
             "metadata_json": metadata_json(metadata),
             "expiration": expiration_of(expiration, expiration_ttl, time.time()),
         }
-        with self._db.write() as connection:
+        with self._db.write(registry_change=False) as connection:
             dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             statement = dialect.insert(kv_entries).values(**row)
             statement = statement.on_conflict_do_update(
@@ -139,7 +139,7 @@ class KvData:
             connection.execute(statement)
 
     def delete(self, namespace_id: str, key: str) -> None:
-        with self._db.write() as connection:
+        with self._db.write(registry_change=False) as connection:
             connection.execute(
                 delete(kv_entries).where(
                     kv_entries.c.namespace_id == namespace_id, kv_entries.c.key == check_key(key)
@@ -179,7 +179,7 @@ class KvData:
         return result
 
     def purge_expired(self) -> int:
-        with self._db.write() as connection:
+        with self._db.write(registry_change=False) as connection:
             result = connection.execute(delete(kv_entries).where(~_alive()))
         return int(result.rowcount or 0)
 

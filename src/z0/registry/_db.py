@@ -89,9 +89,13 @@ class Database:
             yield connection
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, registry_change: bool = True) -> Iterator[Connection]:
+        """A write transaction. `registry_change=False` for data the gateway's view does not hold
+        (KV entries, usage, the ledger): bumping the counter would make every gateway reload."""
         with self._writer.begin() as connection:
             yield connection
+            if not registry_change:
+                return
             connection.execute(
                 update(registry_state)
                 .where(registry_state.c.id == 1)
