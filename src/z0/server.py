@@ -25,6 +25,7 @@ from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
 from z0.gateway.worker import SETTINGS_VARIABLE
+from z0.metering import UsageLog, UsageRollup, usage_directory
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
@@ -96,6 +97,8 @@ class Z0Server:
             runtime_config(settings, executors=executors if workers == 1 else 1),
             host_ops=build_host_ops(settings, registry),
         )
+        usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 else None
+        rollup = UsageRollup.for_settings(settings, registry.db)
         try:
             boot = await asyncio.to_thread(bootstrap, registry, settings)
             api_socket = _listen(settings.host, settings.api_port)
@@ -104,12 +107,12 @@ class Z0Server:
             tasks: list[asyncio.Task[None]] = []
             gateway = None
             if workers == 1:
-                gateway = build_gateway(gateway_config(settings), registry, runtime, box)
+                gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
                 await gateway.view.start()
                 gateway_server = make_server(gateway, settings)
                 self._servers.append(gateway_server)
                 tasks.append(asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])))
-            api = make_server(create_control_app(registry, settings, runtime), settings)
+            api = make_server(create_control_app(registry, settings, runtime, rollup=rollup), settings)
             self._servers.append(api)
             tasks.append(asyncio.create_task(api.serve(sockets=[api_socket])))
             if workers > 1:
@@ -121,6 +124,7 @@ class Z0Server:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
+            rolling = asyncio.create_task(rollup.run_periodically(settings.usage_rollup_interval_s))
             try:
                 await self._wait_started(tasks)
                 self._print_banner(
@@ -132,8 +136,15 @@ class Z0Server:
                     loop.remove_signal_handler(signum)
                 if gateway is not None:
                     await gateway.view.close()
+                rolling.cancel()
         finally:
             await runtime.close()
+            if usage is not None:
+                usage.close()
+            try:
+                await rollup.run()  # what was recorded, in the database before z0 stops
+            except Exception:
+                logger.exception("the last usage roll-up failed; the next start picks the log up")
             registry.close()
 
     async def _run_worker(self, index: int, sock: socket.socket, executors: int) -> None:
@@ -145,7 +156,7 @@ class Z0Server:
         while not self._stopping:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "z0.gateway.worker",
-                "--fd", str(sock.fileno()), "--executors", str(executors),
+                "--fd", str(sock.fileno()), "--executors", str(executors), "--parent", str(os.getpid()),
                 pass_fds=(sock.fileno(),),
                 env=environment,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     d1_max_database_bytes: int = Field(500 * 1024 * 1024, gt=0, description="Size limit of one database.")
     d1_query_timeout_ms: int = Field(5000, gt=0, description="Time limit of one query (or batch).")
 
+    # Metering: the usage log's roll-up into the database, and how long consumed log segments are kept.
+    usage_rollup_interval_s: float = Field(1.0, gt=0, le=3600, description="Seconds between usage roll-ups.")
+    usage_log_retention_days: float = Field(
+        30, ge=0, description="Days consumed usage log segments (per-invocation records) are kept."
+    )
+
     # Per-request limits, unless the tenant's own override them.
     default_cpu_ms: int = Field(50, ge=1, le=300_000)
     default_memory_mb: int = Field(128, ge=8, le=8192)

@@ -15,9 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
 from z0.bindings.platform import build_host_ops
-from z0.control import accounts, d1, kv, namespaces, scripts, secrets, tenants, tokens
+from z0.control import accounts, d1, kv, namespaces, scripts, secrets, tenants, tokens, usage
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
+from z0.metering import UsageRollup
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime, RuntimeConfig
 from z0.secrets import SecretBox
@@ -30,9 +31,16 @@ logger = logging.getLogger("z0.control")
 access_logger = logging.getLogger("z0.control.access")
 
 
-def create_control_app(registry: Registry, settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_control_app(
+    registry: Registry,
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    rollup: UsageRollup | None = None,
+) -> FastAPI:
     """The control API. Uploads are checked by evaluating them once in `runtime`'s executors; without
-    one, the app starts a runtime of its own (one executor) for its lifetime."""
+    one, the app starts a runtime of its own (one executor) for its lifetime. Usage queries roll up
+    the usage log under the data directory first (`rollup`, else one of its own)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +69,8 @@ def create_control_app(registry: Registry, settings: Settings, runtime: Runtime 
     app.state.runtime = runtime
     app.state.secret_box = SecretBox.for_data_dir(settings.data_dir, _master_key(settings))
     app.state.host_ops = build_host_ops(settings, registry)
-    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1):
+    app.state.rollup = rollup or UsageRollup.for_settings(settings, registry.db)
+    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1, usage):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(Z0Error, _z0_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -6,6 +6,7 @@ from z0.gateway._app import Gateway, GatewayConfig
 from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
 from z0.gateway._scripts import ScriptCache, script_key
 from z0.gateway._view import RegistryView, ViewData
+from z0.metering import UsageLog
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime
 from z0.secrets import SecretBox
@@ -23,8 +24,15 @@ __all__ = [
 ]
 
 
-def build_gateway(config: GatewayConfig, registry: Registry, runtime: Runtime, box: SecretBox) -> Gateway:
-    """The gateway app over a view of the registry; start `gateway.view` before serving."""
+def build_gateway(
+    config: GatewayConfig,
+    registry: Registry,
+    runtime: Runtime,
+    box: SecretBox,
+    usage: UsageLog | None = None,
+) -> Gateway:
+    """The gateway app over a view of the registry; start `gateway.view` before serving. With a usage
+    log, every invocation is recorded there."""
     view = RegistryView(registry)
     scripts = ScriptCache(registry, box)
 
@@ -36,4 +44,4 @@ def build_gateway(config: GatewayConfig, registry: Registry, runtime: Runtime, b
                 runtime.drop(script_key(head))
 
     view.on_change(forget_superseded)
-    return Gateway(config, view, scripts, runtime)
+    return Gateway(config, view, scripts, runtime, usage=usage)

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +23,11 @@ from z0.gateway._routing import Router
 from z0.gateway._scripts import ScriptCache
 from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, Resolution, Strategy
 from z0.gateway._view import RegistryView
+from z0.metering import Entry, Measures, UsageLog, UsageRecord
 from z0.registry import TenantStatus
 from z0.runtime.limits import Limits
-from z0.runtime.supervisor import Runtime, RuntimeRequest
+from z0.runtime.outcomes import Outcome
+from z0.runtime.supervisor import Completion, Runtime, RuntimeRequest, RuntimeResponse
 
 __all__ = ["Gateway", "GatewayConfig"]
 
@@ -111,18 +115,22 @@ class Gateway:
         scripts: ScriptCache,
         runtime: Runtime,
         trace_ids: TraceIds | None = None,
+        usage: UsageLog | None = None,
     ) -> None:
         self.config = config
         self.view = view
         self.scripts = scripts
         self.runtime = runtime
         self.trace_ids = trace_ids or W3CTraceIds()
+        self.usage = usage
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
+        arrived = time.time()
+        began = time.perf_counter()
         path: str = scope["path"]
         if path.startswith("/_z0/"):
             await self._own(path, send)
@@ -198,6 +206,9 @@ class Gateway:
             request_id=request_id,
             expose_errors=namespace == config.dev_namespace,
         )
+        if self.usage is not None:  # before the response is finished (DESIGN.md, "Usage")
+            record = UsageRecord(arrived, request_id, namespace, head.name, tenant.id)
+            self._meter(self.usage, record, result, began)
         out = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in result.headers
@@ -206,6 +217,29 @@ class Gateway:
         out.append((b"x-z0-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": out})
         await send({"type": "http.response.body", "body": result.body})
+
+    @staticmethod
+    def _meter(usage: UsageLog, record: UsageRecord, result: RuntimeResponse, began: float) -> None:
+        duration_ms = round((time.perf_counter() - began) * 1000, 3)
+        completion = result.completion
+        if completion.done() and not completion.cancelled():
+            done = completion.result()
+            whole = Measures(result.status, done.outcome.value, done.cpu_ms, duration_ms, done.subrequests)
+            usage.append(Entry("final", record, whole))
+            return
+        outcome = (result.outcome or Outcome.OK).value
+        first = Measures(result.status, outcome, result.cpu_ms, duration_ms, result.subrequests)
+        usage.append(Entry("response", record, first))
+
+        def ended(future: asyncio.Future[Completion]) -> None:
+            if future.cancelled():
+                return
+            done = future.result()
+            total_ms = round((time.perf_counter() - began) * 1000, 3)
+            last = Measures(result.status, done.outcome.value, done.cpu_ms, total_ms, done.subrequests)
+            usage.append(Entry("end", record, last, replaces=first))
+
+        completion.add_done_callback(ended)
 
     async def _own(self, path: str, send: Any) -> None:
         if path == "/_z0/health":

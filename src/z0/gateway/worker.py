@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import signal
 import socket
+import sys
 
 from z0.registry import Registry, create_registry_engine
 from z0.settings import Settings
@@ -21,11 +23,13 @@ from z0.settings import Settings
 __all__ = ["SETTINGS_VARIABLE", "main", "serve_gateway"]
 
 SETTINGS_VARIABLE = "Z0_WORKER_SETTINGS"
+PR_SET_PDEATHSIG = 1
 
 
 async def serve_gateway(settings: Settings, sock: socket.socket, executors: int) -> None:
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
+    from z0.metering import UsageLog, usage_directory
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
     from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
@@ -36,9 +40,10 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
     runtime = Runtime(
         runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
     )
+    usage = UsageLog(usage_directory(settings.data_dir))
     try:
         await runtime.start()
-        gateway = build_gateway(gateway_config(settings), registry, runtime, box)
+        gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
         await gateway.view.start()
         server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()
@@ -49,14 +54,27 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
             await gateway.view.close()
     finally:
         await runtime.close()
+        usage.close()
         registry.close()
+
+
+def _stop_with_parent(parent: int) -> None:
+    """A worker outliving a killed `z0 serve` would go on serving the port with nobody watching it:
+    Linux sends it SIGTERM when the parent dies (and if that happened already, it stops now)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        sys.exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A z0 gateway worker (started by `z0 serve --workers N`).")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--executors", type=int, default=1)
+    parser.add_argument("--parent", type=int, default=os.getppid())
     args = parser.parse_args(argv)
+    _stop_with_parent(args.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from z0.server import configure_logging
 

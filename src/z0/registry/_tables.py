@@ -30,7 +30,11 @@ __all__ = [
     "accounts",
     "api_tokens",
     "blobs",
+    "configs",
     "d1_databases",
+    "facts",
+    "invoice_lines",
+    "invoices",
     "kv_entries",
     "kv_namespaces",
     "metadata",
@@ -43,6 +47,9 @@ __all__ = [
     "tenant_hostnames",
     "tenant_keys",
     "tenants",
+    "usage_minutes",
+    "usage_months",
+    "usage_segments",
     "version_modules",
 ]
 
@@ -269,4 +276,104 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_on", UTCDateTime, nullable=False),
     Column("revoked_on", UTCDateTime, nullable=True),
+)
+
+
+# Metering: usage rolled up from the gateways' usage logs. Sums only, so that the roll-up can merge a
+# request's two entries by adding and subtracting; times in integer microseconds so that sums are exact.
+usage_minutes = Table(
+    "usage_minutes",
+    metadata,
+    Column("minute", BigInteger, primary_key=True),  # unix seconds at the start of the minute (UTC)
+    Column("tenant_id", String(40), primary_key=True),
+    Column("namespace", String(63), primary_key=True),
+    Column("script_name", String(63), primary_key=True),
+    Column("outcome", String(32), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("cpu_us", BigInteger, nullable=False),
+    Column("duration_us", BigInteger, nullable=False),
+    Column("subrequests", BigInteger, nullable=False),
+    Index("ix_usage_minutes_tenant_id_minute", "tenant_id", "minute"),
+    Index("ix_usage_minutes_namespace_script_name_minute", "namespace", "script_name", "minute"),
+)
+
+# The same sums per tenant and calendar month (UTC): what billing charges.
+usage_months = Table(
+    "usage_months",
+    metadata,
+    Column("tenant_id", String(40), primary_key=True),
+    Column("month", String(7), primary_key=True),  # "2026-11"
+    Column("requests", BigInteger, nullable=False),
+    Column("cpu_us", BigInteger, nullable=False),
+    Column("duration_us", BigInteger, nullable=False),
+    Column("subrequests", BigInteger, nullable=False),
+)
+
+# How far the roll-up has read each usage log segment; moved in the same transaction as the sums.
+usage_segments = Table(
+    "usage_segments",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("modified_on", UTCDateTime, nullable=False),
+)
+
+# Money. Facts, Config versions, invoices and their lines are append-only: the database refuses
+# UPDATE and DELETE on them (triggers, migration 0004). Amounts are decimal strings, never floats.
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", String(40), primary_key=True),  # time-ordered: fact_{ms:012x}{random:10x}
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("subtype", String(64), nullable=False),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
+    Column("from_entity", String(128), nullable=False),
+    Column("to_entity", String(128), nullable=False),
+    Column("amount", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("tool_id", String(128), nullable=True),
+    Column("data_json", Text, nullable=False),
+    Column("idempotency_key", String(255), nullable=False, unique=True),
+    Index("ix_facts_tenant_id_id", "tenant_id", "id"),
+    Index("ix_facts_type_subtype_id", "type", "subtype", "id"),
+)
+
+configs = Table(
+    "configs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tenant_id", String(40), primary_key=True),  # "" for the global Config
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("data_json", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=True),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("tenants.id"), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "period", "currency", name="uq_invoices_tenant_period_currency"),
+    Index("ix_invoices_period", "period"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("invoice_id", String(40), ForeignKey("invoices.id"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),  # charge, adjustment, credit
+    Column("description", String(255), nullable=False),
+    Column("fact_id", String(40), ForeignKey("facts.id"), nullable=False, unique=True),  # billed once
+    Column("period", String(7), nullable=False),
+    Column("amount", String(64), nullable=False),  # rounded to the currency's minor unit
 )

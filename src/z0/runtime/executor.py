@@ -416,6 +416,7 @@ class Executor:
                 "statusText": response.get("statusText", ""),
                 "headers": response["headers"],
                 "logs": self._drain_logs(run),
+                "cpu_ms": round(run.cpu_used * 1000, 3),
             }
             run.responded = True
             if state["done"]:  # the common case: response and end in one frame

@@ -128,6 +128,8 @@ class RuntimeResponse:
     request_id: str
     outcome: Outcome | None  # None: the worker's own response; else the error z0 answered with
     completion: asyncio.Future[Completion]
+    cpu_ms: float = 0.0  # used until the response (the completion has the whole)
+    subrequests: int = 0  # made until the response
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,7 +495,16 @@ class Runtime:
         if not call.first.done():
             headers = [(str(name), str(value)) for name, value in header["headers"]]
             call.first.set_result(
-                RuntimeResponse(header["status"], headers, body, call.request_id, None, call.completion)
+                RuntimeResponse(
+                    header["status"],
+                    headers,
+                    body,
+                    call.request_id,
+                    None,
+                    call.completion,
+                    cpu_ms=float(header.get("cpu_ms", 0.0)),
+                    subrequests=call.subrequests,
+                )
             )
 
     def _finish(self, call: _Call, header: dict[str, Any]) -> None:
@@ -529,6 +540,8 @@ class Runtime:
                     call.request_id,
                     failure,
                     call.completion,
+                    cpu_ms=cpu_ms,
+                    subrequests=call.subrequests,
                 )
             )
         if call.logs or outcome is not Outcome.OK:
