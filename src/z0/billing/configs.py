@@ -34,7 +34,7 @@ PRICING = "pricing"
 
 
 class ConfigNotFound(NotFound):
-    code = 10021
+    """Answered 404."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ INVOICED_TYPES = ("charge", "credit")
 
 
 class FactNotFound(NotFound):
-    code = 10020
+    """Answered 404."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ __all__ = ["Invoice", "InvoiceLine", "InvoiceNotFound", "InvoiceStore", "render_
 
 
 class InvoiceNotFound(NotFound):
-    code = 10022
+    """Answered 404."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
 from z0.bindings.platform import build_host_ops
-from z0.control import accounts, d1, kv, namespaces, scripts, secrets, tenants, tokens, usage
+from z0.control import accounts, billing, d1, kv, namespaces, scripts, secrets, tenants, tokens, usage
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.metering import UsageRollup
@@ -70,7 +70,7 @@ def create_control_app(
     app.state.secret_box = SecretBox.for_data_dir(settings.data_dir, _master_key(settings))
     app.state.host_ops = build_host_ops(settings, registry)
     app.state.rollup = rollup or UsageRollup.for_settings(settings, registry.db)
-    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1, usage):
+    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1, usage, billing):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_exception_handler(Z0Error, _z0_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -16,11 +16,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from z0.control._auth import AccountId, Caller, registry_of
+from z0.control._dates import aware
 from z0.control._envelope import Envelope, ok
 from z0.errors import Forbidden, InvalidRequest
 from z0.metering import UsageQueries, UsageReport, UsageRollup
 
-__all__ = ["UsageOut", "router"]
+__all__ = ["UsageOut", "roll_up", "router"]
 
 logger = logging.getLogger("z0.control")
 
@@ -66,7 +67,7 @@ async def script_usage(
         registry.scripts.get, account_id, namespace, script_name, acting_tenant=caller.tenant_id
     )
     begin, until = _range(start, end)
-    await _roll_up(request)
+    await roll_up(request)
     queries = UsageQueries(registry.db)
     report: UsageReport = await run_in_threadpool(queries.for_script, namespace, script_name, begin, until)
     return ok(report.as_json())
@@ -91,7 +92,7 @@ async def tenant_usage(
     registry = registry_of(request)
     await run_in_threadpool(registry.tenants.get, tenant_id)  # 404 for an unknown tenant
     begin, until = _range(start, end)
-    await _roll_up(request)
+    await roll_up(request)
     queries = UsageQueries(registry.db)
     report: UsageReport = await run_in_threadpool(
         lambda: queries.for_tenant(tenant_id, begin, until, script=script)
@@ -101,20 +102,16 @@ async def tenant_usage(
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
-    until = _aware(end) if end is not None else now
+    until = aware(end) if end is not None else now
     begin = (
-        _aware(start) if start is not None else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        aware(start) if start is not None else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     )
     if begin >= until:
         raise InvalidRequest(f"start ({begin.isoformat()}) must be before end ({until.isoformat()}).")
     return begin, until
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-async def _roll_up(request: Request) -> None:
+async def roll_up(request: Request) -> None:
     rollup: UsageRollup = request.app.state.rollup
     try:
         await rollup.run()
