@@ -12,7 +12,7 @@ Times are recorded in milliseconds with microsecond precision; the roll-up sums 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = ["Entry", "EntryKind", "Measures", "UsageRecord", "decode_entry", "encode_entry"]
@@ -59,11 +59,21 @@ def encode_entry(entry: Entry) -> dict[str, Any]:
         "ns": record.namespace,
         "script": record.script,
         "tenant": record.tenant_id,
-        **asdict(entry.measures),
+        **_measures_json(entry.measures),
     }
     if entry.replaces is not None:
-        line["replaces"] = asdict(entry.replaces)
+        line["replaces"] = _measures_json(entry.replaces)
     return line
+
+
+def _measures_json(measures: Measures) -> dict[str, Any]:
+    return {
+        "status": measures.status,
+        "outcome": measures.outcome,
+        "cpu_ms": measures.cpu_ms,
+        "duration_ms": measures.duration_ms,
+        "subrequests": measures.subrequests,
+    }
 
 
 def decode_entry(line: dict[str, Any]) -> Entry:
