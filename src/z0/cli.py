@@ -7,20 +7,37 @@ z0 scripts list|show|delete
 z0 tenants create|list|show|suspend|activate|limits|delete
 z0 keys create|list|revoke TENANT
 z0 tokens create [--tenant T]|list|revoke
+z0 secrets put|list|delete SCRIPT … | rotate-master-key
+z0 usage TENANT [--since WHEN] [--until WHEN] [--script NAME] [--json]
+z0 billing run --period YYYY-MM
+z0 invoices list [--tenant T] [--period P] | show ID [--html FILE|-] [--json]
+z0 facts list [--tenant T] [--type …] [--subtype …] [--since WHEN] [--until WHEN] [--limit N] [--json]
+z0 facts add --tenant T --type … --subtype … --amount 12.50 [--currency USD] [--tool-id …] [--data JSON]
+             [--idempotency-key K]
+z0 configs list | get NAME [--tenant T] [--json] | set NAME JSON|@FILE [--tenant T]
+           | history NAME [--tenant T]
+
+WHEN is an ISO 8601 date or time (2026-11-01, 2026-11-01T12:00:00Z; no zone: UTC) or a time ago (30m,
+24h, 7d, 2w).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 import z0
 from z0.client import ApiError, Z0Client
@@ -40,12 +57,24 @@ tenants_app = typer.Typer(help="Tenants: status and limits.", no_args_is_help=Tr
 keys_app = typer.Typer(help="A tenant's gateway keys (z0k_…).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for the control API.", no_args_is_help=True)
 secrets_app = typer.Typer(help="Scripts' secrets (values are never shown).", no_args_is_help=True)
+billing_app = typer.Typer(
+    help="Billing runs: usage of a closed month → Facts → invoices.", no_args_is_help=True
+)
+invoices_app = typer.Typer(help="Invoices made by billing runs.", no_args_is_help=True)
+facts_app = typer.Typer(
+    help="The Facts ledger: costs, charges and credits (append-only).", no_args_is_help=True
+)
+configs_app = typer.Typer(help="Configs: versioned settings, global or per tenant.", no_args_is_help=True)
 app.add_typer(namespaces_app, name="namespaces")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(billing_app, name="billing")
+app.add_typer(invoices_app, name="invoices")
+app.add_typer(facts_app, name="facts")
+app.add_typer(configs_app, name="configs")
 
 # Piped output keeps whole rows (no terminal width to fit): 200 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -94,17 +123,30 @@ def _client() -> Iterator[Z0Client]:
         _fail(exc.message)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+def _fail(message: str) -> NoReturn:
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
     raise typer.Exit(1)
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def _table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Collection[str] = ()
+) -> None:
+    """Cells are shown as text (what tenants wrote is never read as rich markup); `right`: numbers."""
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", justify="right" if column in right else "left")
     for row in rows:
-        table.add_row(*(_cell(value) for value in row))
+        table.add_row(*(Text(_cell(value)) for value in row))
+    out.print(table)
+
+
+def _fields(title: str, rows: Sequence[tuple[str, Any]]) -> None:
+    """A record shown as name/value lines."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, Text(_cell(value)))
     out.print(table)
 
 
@@ -114,8 +156,19 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value) or "-"
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:  # only looked like a time (an idempotency key, say)
+            return value
     return str(value)
+
+
+def _print_json(data: Any) -> None:
+    """Machine-readable output: the API's result as it came, nothing else on standard output."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's result as JSON.")]
 
 
 # serve
@@ -572,6 +625,489 @@ def secrets_rotate_master_key(
             highlight=False,
         )
         out.print(key.encoded(), highlight=False)
+
+
+# times given on the command line
+
+_AGO = re.compile(r"^(\d+)\s*([smhdw])$")
+_AGO_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_moment(value: str, *, now: datetime | None = None) -> str:
+    """WHEN as the API takes it (ISO 8601, UTC): an ISO date or time (no zone: UTC), `now`, or a time
+    ago like 30m, 24h, 7d, 2w. ValueError says what was wrong."""
+    text = value.strip()
+    now = now or datetime.now(UTC)
+    ago = _AGO.match(text.lower())
+    try:
+        if text.lower() == "now":
+            moment = now
+        elif ago:
+            moment = now - timedelta(**{_AGO_UNITS[ago[2]]: int(ago[1])})
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"{value!r} is neither an ISO 8601 date or time (2026-11-01, 2026-11-01T12:00:00Z) "
+            "nor a time ago (30m, 24h, 7d, 2w)"
+        ) from None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _moments(**given: tuple[str, str | None]) -> dict[str, str]:
+    """Query parameters from WHEN options: param=(option, value), for the options that were given."""
+    params = {}
+    for param, (option, value) in given.items():
+        if value is None:
+            continue
+        try:
+            params[param] = parse_moment(value)
+        except ValueError as exc:
+            _fail(f"{option}: {exc}")
+    return params
+
+
+SinceOption = Annotated[
+    str | None, typer.Option(help="From: 2026-11-01, 2026-11-01T12:00:00Z, or ago: 30m, 24h, 7d.")
+]
+UntilOption = Annotated[str | None, typer.Option(help="Until (same forms as --since).")]
+
+
+def _json_object(value: str, what: str) -> dict[str, Any]:
+    """A JSON object given as a literal, as @FILE, or as @- (standard input)."""
+    if value.startswith("@"):
+        source = value[1:]
+        try:
+            value = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{what}: cannot read {source}: {exc.strerror}")
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        _fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    if not isinstance(data, dict):
+        _fail(f"{what} must be a JSON object ({{...}}), not {type(data).__name__}")
+    return data
+
+
+# usage
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.3f}"
+
+
+_USAGE_COLUMNS = ["requests", "CPU ms", "duration ms", "subrequests"]
+
+
+def _usage_rows(groups: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    ordered = sorted(groups.items(), key=lambda item: (-item[1]["requests"], item[0]))
+    return [
+        (
+            name,
+            _count(numbers["requests"]),
+            _ms(numbers["cpu_time_ms"]),
+            _ms(numbers["duration_ms"]),
+            _count(numbers["subrequests"]),
+        )
+        for name, numbers in ordered
+    ]
+
+
+@app.command()
+def usage(
+    tenant_id: Annotated[str, typer.Argument(metavar="TENANT")],
+    since: SinceOption = None,
+    until: UntilOption = None,
+    script: Annotated[str | None, typer.Option(help="Only this script (by name).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A tenant's usage: requests, CPU and wall time, subrequests; by script and by outcome.
+
+    By default from the start of this month (UTC) until now. Usage is kept per minute: the range is
+    widened to whole minutes, and the one covered is shown.
+    """
+    params = _moments(start=("--since", since), end=("--until", until))
+    if script:
+        params["script"] = script
+    with _client() as client:
+        result = client.request("GET", client.account_path(f"/z0/tenants/{tenant_id}/usage"), params=params)
+    if as_json:
+        _print_json(result)
+        return
+    title = f"Usage of {tenant_id}" + (f" (script {script})" if script else "")
+    _fields(
+        title,
+        [
+            ("range", f"{_cell(result['start'])} → {_cell(result['end'])} UTC"),
+            ("requests", _count(result["requests"])),
+            ("CPU ms", _ms(result["cpu_time_ms"])),
+            ("duration ms", _ms(result["duration_ms"])),
+            ("subrequests", _count(result["subrequests"])),
+        ],
+    )
+    if not result["requests"]:
+        out.print("No requests in this range.")
+        return
+    _table(
+        "By script",
+        ["script", *_USAGE_COLUMNS],
+        _usage_rows(result.get("by_script") or {}),
+        right=_USAGE_COLUMNS,
+    )
+    _table(
+        "By outcome", ["outcome", *_USAGE_COLUMNS], _usage_rows(result["by_outcome"]), right=_USAGE_COLUMNS
+    )
+
+
+# billing and invoices
+
+
+@billing_app.command("run")
+def billing_run(
+    period: Annotated[str, typer.Option(help="A month that is over, like 2026-11 (UTC).")],
+) -> None:
+    """Bill a closed month: usage → cost and charge Facts → an invoice per tenant (and currency).
+
+    Running it again adds only what is new (usage recorded late is charged as an adjustment).
+    """
+    with _client() as client, err.status(f"Billing {escape(period)}…"):
+        result = client.request("POST", client.account_path("/z0/billing/runs"), json={"period": period})
+    invoices = result["invoices"]
+    if not result["facts_created"] and not invoices:
+        out.print(
+            Text(f"Nothing new to bill for {result['period']}: its usage and Facts are billed already.")
+        )
+        return
+    out.print(
+        Text(
+            f"Billed {result['period']}: {result['tenants']} tenant(s), "
+            f"{result['facts_created']} new Fact(s), {len(invoices)} invoice(s), "
+            f"{result['adjustments']} adjustment(s) (usage charged after its month)."
+        )
+    )
+    if invoices:
+        _table(
+            "Invoices created",
+            ["id", "tenant", "currency", "total", "lines"],
+            [(i["id"], i["tenant_id"], i["currency"], i["total"], i["lines"]) for i in invoices],
+            right={"total", "lines"},
+        )
+    else:
+        out.print("No new invoice: the new charges go on the next period's invoice.")
+
+
+@invoices_app.command("list")
+def invoices_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's.")] = None,
+    period: Annotated[str | None, typer.Option(help="Only this month's, like 2026-11.")] = None,
+) -> None:
+    """List invoices."""
+    params = {key: value for key, value in {"tenant": tenant, "period": period}.items() if value}
+    with _client() as client:
+        found = client.request("GET", client.account_path("/z0/invoices"), params=params)
+    if not found:
+        out.print("No invoices" + (" match." if params else " yet."))
+        return
+    _table(
+        "Invoices",
+        ["id", "tenant", "period", "currency", "total", "lines", "created"],
+        [
+            (
+                i["id"],
+                i["tenant_id"],
+                i["period"],
+                i["currency"],
+                i["total"],
+                len(i["lines"]),
+                i["created_at"],
+            )
+            for i in found
+        ],
+        right={"total", "lines"},
+    )
+
+
+@invoices_app.command("show")
+def invoices_show(
+    invoice_id: Annotated[str, typer.Argument(metavar="ID")],
+    html: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Write the printable HTML page to FILE ('-': standard output)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show an invoice: who, which month, its lines and total."""
+    path = f"/z0/invoices/{invoice_id}"
+    with _client() as client:
+        if html is not None:
+            page = client.text("GET", client.account_path(f"{path}/html"))
+        else:
+            invoice = client.request("GET", client.account_path(path))
+    if html is not None:
+        if html == "-":
+            typer.echo(page, nl=not page.endswith("\n"))
+            return
+        try:
+            Path(html).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {html}: {exc.strerror}")
+        out.print(Text(f"Wrote invoice {invoice_id} to {html}."))
+        return
+    if as_json:
+        _print_json(invoice)
+        return
+    _fields(
+        f"Invoice {invoice['id']}",
+        [
+            ("tenant", invoice["tenant_id"]),
+            ("account", invoice["account_id"]),
+            (
+                "period",
+                f"{invoice['period']} "
+                f"({_cell(invoice['period_start'])} → {_cell(invoice['period_end'])} UTC)",
+            ),
+            ("currency", invoice["currency"]),
+            ("created", invoice["created_at"]),
+        ],
+    )
+    _table(
+        "Lines",
+        ["#", "kind", "period", "description", "amount", "fact"],
+        [
+            (
+                line["position"],
+                line["kind"],
+                line["period"],
+                line["description"],
+                line["amount"],
+                line["fact_id"],
+            )
+            for line in invoice["lines"]
+        ],
+        right={"#", "amount"},
+    )
+    out.print(Text.assemble("Total: ", (f"{invoice['total']} {invoice['currency']}", "bold")))
+
+
+# facts
+
+
+def _aligned_amounts(amounts: Sequence[str]) -> list[str]:
+    """Exact decimal strings padded on the right so their points line up in a right-aligned column."""
+    decimals = [len(a.partition(".")[2]) for a in amounts]
+    widest = max(decimals, default=0)
+    return [
+        amount + " " * (widest - places + (1 if "." not in amount and widest else 0))
+        for amount, places in zip(amounts, decimals, strict=True)
+    ]
+
+
+@facts_app.command("list")
+def facts_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="cost, charge or credit.")] = None,
+    subtype: Annotated[str | None, typer.Option(help="e.g. tool_usage, platform_compute.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Go on after this Fact (a previous listing's).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List Facts, oldest first."""
+    params: dict[str, Any] = {"tenant_id": tenant, "type": type_, "subtype": subtype, "cursor": cursor}
+    params = {key: value for key, value in params.items() if value} | _moments(
+        since=("--since", since), until=("--until", until)
+    )
+    found: list[dict[str, Any]] = []
+    more: str | None = None
+    with _client() as client:
+        while True:  # pages of up to 1000 (the API's most)
+            page = client.request(
+                "GET",
+                client.account_path("/z0/facts"),
+                params={**params, "limit": min(limit - len(found), 1000)},
+            )
+            found += page["facts"]
+            more = page["cursor"]
+            if more is None or len(found) >= limit:
+                break
+            params["cursor"] = more
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        out.print("No Facts match.")
+        return
+    amounts = _aligned_amounts([f["amount"] for f in found])
+    _table(
+        "Facts",
+        ["id", "recorded", "tenant", "type", "subtype", "amount", "currency", "tool", "idempotency key"],
+        [
+            (
+                f["id"],
+                f["timestamp"],
+                f["tenant_id"],
+                f["type"],
+                f["subtype"],
+                amount,
+                f["currency"],
+                f.get("tool_id"),
+                f["idempotency_key"],
+            )
+            for f, amount in zip(found, amounts, strict=True)
+        ],
+        right={"amount"},
+    )
+    if more is not None:
+        out.print(Text(f"More Facts follow: list them with --cursor {more}"))
+
+
+@facts_app.command("add")
+def facts_add(
+    tenant: Annotated[str, typer.Option(help="The tenant it is about.")],
+    type_: Annotated[str, typer.Option("--type", help="cost, charge or credit.")],
+    subtype: Annotated[str, typer.Option(help="e.g. tool_usage, subscription, promotion.")],
+    amount: Annotated[str, typer.Option(help="A decimal, like 12.50 (kept exact: no exponents).")],
+    currency: Annotated[str, typer.Option(help="ISO 4217.")] = "USD",
+    tool_id: Annotated[str | None, typer.Option(help="The tool it is for (tool_usage).")] = None,
+    data: Annotated[
+        str | None, typer.Option(help='A JSON object (or @FILE), e.g. {"description": "…"}.')
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Recording it again with the same key adds nothing [default: a new uuid4]."),
+    ] = None,
+) -> None:
+    """Record a Fact (a cost, charge or credit). Facts are never changed or removed afterwards."""
+    key = idempotency_key or str(uuid.uuid4())
+    body: dict[str, Any] = {
+        "type": type_,
+        "subtype": subtype,
+        "tenant_id": tenant,
+        "amount": amount,
+        "currency": currency,
+        "idempotency_key": key,
+    }
+    if tool_id is not None:
+        body["tool_id"] = tool_id
+    if data is not None:
+        body["data"] = _json_object(data, "--data")
+    with _client() as client:
+        fact, headers = client.exchange("POST", client.account_path("/z0/facts"), json=body)
+    what = (
+        f"{fact['type']}/{fact['subtype']} {fact['amount']} {fact['currency']} for tenant {fact['tenant_id']}"
+    )
+    if headers.get("idempotent-replayed") == "true":
+        out.print(
+            Text(f"Already recorded with this idempotency key (nothing added): Fact {fact['id']}, {what}.")
+        )
+    else:
+        out.print(Text(f"Recorded Fact {fact['id']}: {what}."))
+    out.print(
+        Text(f"Idempotency key: {key} (to retry safely, run again with --idempotency-key {key})"),
+        soft_wrap=True,
+    )
+
+
+# configs
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _config_rows(versions: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (v["name"], v["config_version"], v["scope"], v["tenant_id"], v["created_at"], _compact(v["data"]))
+        for v in versions
+    ]
+
+
+_CONFIG_COLUMNS = ["name", "version", "scope", "tenant", "set", "data"]
+
+
+@configs_app.command("list")
+def configs_list() -> None:
+    """The global Configs, each at its current version."""
+    with _client() as client:
+        found = client.request("GET", client.account_path("/z0/configs"))
+    if not found:
+        out.print("No Configs yet.")
+        return
+    _table("Global Configs", _CONFIG_COLUMNS, _config_rows(found), right={"version"})
+
+
+@configs_app.command("set")
+def configs_set(
+    name: str,
+    data: Annotated[str, typer.Argument(metavar="JSON", help="A JSON object, or @FILE, or @- (stdin).")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Set the tenant's own Config (its keys override the global one).")
+    ] = None,
+) -> None:
+    """Set a Config: a new version of the whole object (the old versions stay)."""
+    body = {"data": _json_object(data, "the Config")}
+    path = f"/z0/tenants/{tenant}/configs/{name}" if tenant else f"/z0/configs/{name}"
+    with _client() as client:
+        version = client.request("PUT", client.account_path(path), json=body)
+    scope = f"for tenant {tenant}" if tenant else "(global)"
+    out.print(Text(f"Config {version['name']} {scope} is now version {version['config_version']}."))
+
+
+@configs_app.command("get")
+def configs_get(
+    name: str,
+    tenant: Annotated[
+        str | None, typer.Option(help="The Config in effect for this tenant: global keys + its own.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a Config: the global one, or what is in effect for a tenant."""
+    path = f"/z0/tenants/{tenant}/configs/{name}" if tenant else f"/z0/configs/{name}"
+    with _client() as client:
+        config = client.request("GET", client.account_path(path))
+    if as_json:
+        _print_json(config)
+        return
+    if tenant:
+        versions = (
+            f"global version {config['global_version'] or 'none'}, "
+            f"tenant version {config['tenant_version'] or 'none'}"
+        )
+        out.print(Text(f"Config {config['name']} in effect for tenant {tenant} ({versions}):"))
+    else:
+        out.print(
+            Text(
+                f"Config {config['name']} (global), version {config['config_version']}, "
+                f"set {_cell(config['created_at'])}:"
+            )
+        )
+    out.print_json(data=config["data"])
+
+
+@configs_app.command("history")
+def configs_history(
+    name: str,
+    tenant: Annotated[str | None, typer.Option(help="The tenant's own versions.")] = None,
+) -> None:
+    """Every version of a Config, oldest first."""
+    path = f"/z0/tenants/{tenant}/configs/{name}/versions" if tenant else f"/z0/configs/{name}/versions"
+    with _client() as client:
+        found = client.request("GET", client.account_path(path))
+    if not found:
+        if tenant:
+            out.print(Text(f"Tenant {tenant} has no Config {name} of its own: the global one applies."))
+            return
+        _fail(f"There is no global Config {name!r}.")
+    title = f"Versions of {name}" + (f" for tenant {tenant} (its own keys)" if tenant else "")
+    _table(title, _CONFIG_COLUMNS, _config_rows(found), right={"version"})
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -61,10 +61,29 @@ class Z0Client:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The `result` of a v4 envelope, or ApiError with the first error's message."""
+        return self._result(method, path, self._send(method, path, **kwargs))
+
+    def exchange(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Headers]:
+        """Like `request`, with the answer's headers (e.g. Idempotent-Replayed)."""
+        response = self._send(method, path, **kwargs)
+        return self._result(method, path, response), response.headers
+
+    def text(self, method: str, path: str, **kwargs: Any) -> str:
+        """An answer that is not an envelope (an invoice's HTML page); a refusal is still an envelope."""
+        response = self._send(method, path, **kwargs)
+        if response.is_success:
+            return response.text
+        self._result(method, path, response)  # raises ApiError with the API's message
+        raise ApiError(f"{method} {path} answered {response.status_code}.", status=response.status_code)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._http.request(method, path, **kwargs)
+            return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiError(f"Cannot reach the control API at {self.api_url}: {exc}.") from exc
+
+    @staticmethod
+    def _result(method: str, path: str, response: httpx.Response) -> Any:
         try:
             envelope = response.json()
         except ValueError:

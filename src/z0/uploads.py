@@ -159,6 +159,7 @@ SUPPORTED_BINDINGS = {
     "secret_text": ("text",),
     "kv_namespace": ("namespace_id",),
     "d1": (),
+    "z0": (),  # read only, the calling tenant's own Configs and Facts: no resource to own
     "inherit": (),
 }
 

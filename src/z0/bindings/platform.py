@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from z0.bindings import d1, fetch, kv, subtle
+from z0.bindings import d1, fetch, kv, subtle, z0_binding
 from z0.bindings._router import HostOpRouter
 from z0.registry import Registry
 from z0.settings import Settings
@@ -12,6 +12,6 @@ __all__ = ["build_host_ops"]
 
 def build_host_ops(settings: Settings, registry: Registry) -> HostOpRouter:
     router = HostOpRouter()
-    for module in (fetch, subtle, kv, d1):
+    for module in (fetch, subtle, kv, d1, z0_binding):
         module.register(router, settings=settings, registry=registry)
     return router
