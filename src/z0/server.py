@@ -54,7 +54,7 @@ class Z0Server:
         self.settings = settings
         self._out = out or sys.stdout
         self._servers: list[_Server] = []
-        self._workers: dict[int, asyncio.subprocess.Process] = {}
+        self._workers: dict[str, asyncio.subprocess.Process] = {}
         self._stopping = False
 
     def run(self) -> None:
@@ -124,7 +124,9 @@ class Z0Server:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-            rolling = asyncio.create_task(rollup.run_periodically(settings.usage_rollup_interval_s))
+            # The periodic roll-up parses every usage line: in its own process, so that it never holds
+            # the GIL of a process serving requests (in a thread beside the gateway, p99 went 6 → 50 ms).
+            rolling = asyncio.create_task(self._keep_running("usage roll-up", "z0.metering.worker"))
             try:
                 await self._wait_started(tasks)
                 self._print_banner(
@@ -136,7 +138,12 @@ class Z0Server:
                     loop.remove_signal_handler(signum)
                 if gateway is not None:
                     await gateway.view.close()
-                rolling.cancel()
+                self.stop()  # the roll-up process too, whatever ended the servers
+                try:
+                    await asyncio.wait_for(rolling, 10)
+                except TimeoutError:
+                    logger.error("the usage roll-up process did not stop within 10 s; killed")
+                    self._workers["usage roll-up"].kill()
         finally:
             await runtime.close()
             if usage is not None:
@@ -149,23 +156,30 @@ class Z0Server:
 
     async def _run_worker(self, index: int, sock: socket.socket, executors: int) -> None:
         """Runs gateway worker `index` until z0 stops, replacing it if it dies."""
+        await self._keep_running(
+            f"gateway worker {index}",
+            "z0.gateway.worker", "--fd", str(sock.fileno()), "--executors", str(executors),
+            pass_fds=(sock.fileno(),),
+        )  # fmt: skip
+
+    async def _keep_running(self, name: str, module: str, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
+        """Runs `python -m module` (with this process's settings) until z0 stops, replacing it if it dies."""
         environment = {
             **os.environ,
             SETTINGS_VARIABLE: self.settings.model_dump_json(exclude={"api_token"}),
         }
         while not self._stopping:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "z0.gateway.worker",
-                "--fd", str(sock.fileno()), "--executors", str(executors), "--parent", str(os.getpid()),
-                pass_fds=(sock.fileno(),),
+                sys.executable, "-m", module, *args, "--parent", str(os.getpid()),
+                pass_fds=pass_fds,
                 env=environment,
                 stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
-            self._workers[index] = process
+            self._workers[name] = process
             code = await process.wait()
             if self._stopping:
                 return
-            logger.error("gateway worker %d exited (code %s); starting another", index, code)
+            logger.error("%s exited (code %s); starting another", name, code)
             await asyncio.sleep(1)
 
     async def _wait_started(self, tasks: list[asyncio.Task[None]]) -> None:

@@ -20,7 +20,7 @@ import sys
 from z0.registry import Registry, create_registry_engine
 from z0.settings import Settings
 
-__all__ = ["SETTINGS_VARIABLE", "main", "serve_gateway"]
+__all__ = ["SETTINGS_VARIABLE", "main", "serve_gateway", "stop_with_parent"]
 
 SETTINGS_VARIABLE = "Z0_WORKER_SETTINGS"
 PR_SET_PDEATHSIG = 1
@@ -58,8 +58,8 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
         registry.close()
 
 
-def _stop_with_parent(parent: int) -> None:
-    """A worker outliving a killed `z0 serve` would go on serving the port with nobody watching it:
+def stop_with_parent(parent: int) -> None:
+    """A child outliving a killed `z0 serve` would go on (serving the port, say) with nobody watching it:
     Linux sends it SIGTERM when the parent dies (and if that happened already, it stops now)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--executors", type=int, default=1)
     parser.add_argument("--parent", type=int, default=os.getppid())
     args = parser.parse_args(argv)
-    _stop_with_parent(args.parent)
+    stop_with_parent(args.parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from z0.server import configure_logging
 

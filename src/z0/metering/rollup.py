@@ -10,6 +10,7 @@ line, which only a crash in the middle of a write can leave, has that line skipp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -100,13 +101,15 @@ class UsageRollup:
         async with self._lock:
             return await asyncio.to_thread(self.run_once)
 
-    async def run_periodically(self, interval_s: float) -> None:
-        while True:
+    async def run_until(self, stopped: asyncio.Event, interval_s: float) -> None:
+        """A roll-up every `interval_s` until `stopped` is set; a pass under way is finished first."""
+        while not stopped.is_set():
             try:
                 await self.run()
             except Exception:  # the database is away, say: the next pass retries, nothing is lost
                 logger.exception("usage roll-up failed; retrying in %.0f s", interval_s)
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopped.wait(), interval_s)
 
     def run_once(self) -> RollupResult:
         """Adds every whole line not yet counted; blocking (run it in a thread)."""
