@@ -149,7 +149,10 @@ class UsageRollup:
                 break
         if not complete:
             return
-        torn = path.stat().st_size - position
+        try:
+            torn = path.stat().st_size - position
+        except FileNotFoundError:  # another roll-up finished it
+            return
         if torn:
             logger.warning("usage log %s ends in a torn line (%d bytes): skipped", path.name, torn)
             result.malformed += 1
