@@ -26,6 +26,8 @@ from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
 from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
+from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
+from z0.observe.tail import TailHub, TailReceiver
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
@@ -99,6 +101,11 @@ class Z0Server:
         )
         usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 else None
         rollup = UsageRollup.for_settings(settings, registry.db)
+        metrics = Metrics()
+        metrics_files = MetricsFiles.for_data_dir(settings.data_dir)
+        metrics_files.clear()
+        reporter = MetricsReporter(metrics, metrics_files, runtime, settings.metrics_flush_interval_s)
+        tail = TailHub(settings.tail_ring_size)
         try:
             boot = await asyncio.to_thread(bootstrap, registry, settings)
             api_socket = _listen(settings.host, settings.api_port)
@@ -107,18 +114,39 @@ class Z0Server:
             tasks: list[asyncio.Task[None]] = []
             gateway = None
             if workers == 1:
-                gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
+                gateway = build_gateway(
+                    gateway_config(settings),
+                    registry,
+                    runtime,
+                    box,
+                    usage,
+                    metrics=metrics,
+                    tail=tail,
+                    metrics_page=(
+                        (lambda: render(metrics_files, metrics)) if settings.gateway_metrics else None
+                    ),
+                )
                 await gateway.view.start()
                 gateway_server = make_server(gateway, settings)
                 self._servers.append(gateway_server)
                 tasks.append(asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])))
-            api = make_server(create_control_app(registry, settings, runtime, rollup=rollup), settings)
+            control = create_control_app(
+                registry,
+                settings,
+                runtime,
+                rollup=rollup,
+                metrics=metrics,
+                metrics_files=metrics_files,
+                tail=tail,
+            )
+            api = make_server(control, settings)
             self._servers.append(api)
             tasks.append(asyncio.create_task(api.serve(sockets=[api_socket])))
             if workers > 1:
                 per_worker = max(1, executors // workers)
+                receiver = TailReceiver(tail)
                 tasks += [
-                    asyncio.create_task(self._run_worker(index, gateway_socket, per_worker))
+                    asyncio.create_task(self._run_worker(index, gateway_socket, per_worker, receiver))
                     for index in range(workers)
                 ]
             loop = asyncio.get_running_loop()
@@ -127,6 +155,7 @@ class Z0Server:
             # The periodic roll-up parses every usage line: in its own process, so that it never holds
             # the GIL of a process serving requests (in a thread beside the gateway, p99 went 6 → 50 ms).
             rolling = asyncio.create_task(self._keep_running("usage roll-up", "z0.metering.worker"))
+            reporting = asyncio.create_task(reporter.run())
             try:
                 await self._wait_started(tasks)
                 self._print_banner(
@@ -138,6 +167,7 @@ class Z0Server:
                     loop.remove_signal_handler(signum)
                 if gateway is not None:
                     await gateway.view.close()
+                reporting.cancel()
                 self.stop()  # the roll-up process too, whatever ended the servers
                 try:
                     await asyncio.wait_for(rolling, 10)
@@ -154,33 +184,56 @@ class Z0Server:
                 logger.exception("the last usage roll-up failed; the next start picks the log up")
             registry.close()
 
-    async def _run_worker(self, index: int, sock: socket.socket, executors: int) -> None:
-        """Runs gateway worker `index` until z0 stops, replacing it if it dies."""
-        await self._keep_running(
-            f"gateway worker {index}",
-            "z0.gateway.worker", "--fd", str(sock.fileno()), "--executors", str(executors),
-            pass_fds=(sock.fileno(),),
-        )  # fmt: skip
-
-    async def _keep_running(self, name: str, module: str, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
-        """Runs `python -m module` (with this process's settings) until z0 stops, replacing it if it dies."""
-        environment = {
-            **os.environ,
-            SETTINGS_VARIABLE: self.settings.model_dump_json(exclude={"api_token"}),
-        }
+    async def _run_worker(self, index: int, sock: socket.socket, executors: int, tail: TailReceiver) -> None:
+        """Runs gateway worker `index` until z0 stops, replacing it if it dies. Its tail events come
+        over a socket pair of its own."""
+        name = f"gateway worker {index}"
         while not self._stopping:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", module, *args, "--parent", str(os.getpid()),
-                pass_fds=pass_fds,
-                env=environment,
-                stdin=asyncio.subprocess.DEVNULL,
-            )  # fmt: skip
-            self._workers[name] = process
+            ours, theirs = tail.pair()
+            try:
+                process = await self._start_child(
+                    name,
+                    "z0.gateway.worker", "--fd", str(sock.fileno()), "--executors", str(executors),
+                    "--tail-fd", str(theirs.fileno()),
+                    pass_fds=(sock.fileno(), theirs.fileno()),
+                )  # fmt: skip
+            finally:
+                theirs.close()  # the worker holds it now: its exit ends our end's stream
+            receiving = asyncio.create_task(tail.receive(ours))
+            code = await process.wait()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(receiving, 5)
+            if self._stopping:
+                return
+            logger.error("%s exited (code %s); starting another", name, code)
+            await asyncio.sleep(1)
+
+    async def _keep_running(self, name: str, module: str, *args: str) -> None:
+        """Runs `python -m module` until z0 stops, replacing it if it dies."""
+        while not self._stopping:
+            process = await self._start_child(name, module, *args)
             code = await process.wait()
             if self._stopping:
                 return
             logger.error("%s exited (code %s); starting another", name, code)
             await asyncio.sleep(1)
+
+    async def _start_child(
+        self, name: str, module: str, *args: str, pass_fds: tuple[int, ...] = ()
+    ) -> asyncio.subprocess.Process:
+        """`python -m module` with this process's settings, stopping when this process dies."""
+        environment = {
+            **os.environ,
+            SETTINGS_VARIABLE: self.settings.model_dump_json(exclude={"api_token"}),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, *args, "--parent", str(os.getpid()),
+            pass_fds=pass_fds,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        self._workers[name] = process
+        return process
 
     async def _wait_started(self, tasks: list[asyncio.Task[None]]) -> None:
         while not all(server.started for server in self._servers):

@@ -80,6 +80,17 @@ class Settings(BaseSettings):
         30, ge=0, description="Days consumed usage log segments (per-invocation records) are kept."
     )
 
+    # Observability: metrics snapshots, the gateway port's own /_z0/metrics, live tenant logs.
+    metrics_flush_interval_s: float = Field(
+        1.0, gt=0, le=60, description="Seconds between each process's metrics snapshots."
+    )
+    gateway_metrics: bool = Field(
+        False, description="Also serve /_z0/metrics on the gateway port (it is public: off by default)."
+    )
+    tail_ring_size: int = Field(
+        100, ge=0, le=10_000, description="Recent invocations kept per script for `z0 tail`."
+    )
+
     # Per-request limits, unless the tenant's own override them.
     default_cpu_ms: int = Field(50, ge=1, le=300_000)
     default_memory_mb: int = Field(128, ge=8, le=8192)

@@ -15,10 +15,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import z0
 from z0.bindings.platform import build_host_ops
-from z0.control import accounts, billing, d1, kv, namespaces, scripts, secrets, tenants, tokens, usage
+from z0.control import (
+    accounts,
+    billing,
+    d1,
+    kv,
+    namespaces,
+    observe,
+    scripts,
+    secrets,
+    tenants,
+    tokens,
+    usage,
+)
 from z0.control._envelope import error_response
 from z0.errors import Unauthenticated, Z0Error
 from z0.metering import UsageRollup
+from z0.observe.health import Health
+from z0.observe.metrics import Metrics, MetricsFiles
+from z0.observe.tail import TailHub
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime, RuntimeConfig
 from z0.secrets import SecretBox
@@ -37,10 +52,14 @@ def create_control_app(
     runtime: Runtime | None = None,
     *,
     rollup: UsageRollup | None = None,
+    metrics: Metrics | None = None,
+    metrics_files: MetricsFiles | None = None,
+    tail: TailHub | None = None,
 ) -> FastAPI:
     """The control API. Uploads are checked by evaluating them once in `runtime`'s executors; without
-    one, the app starts a runtime of its own (one executor) for its lifetime. Usage queries roll up
-    the usage log under the data directory first (`rollup`, else one of its own)."""
+        one, the app starts a runtime of its own (one executor) for its lifetime. Usage queries roll up
+        the usage log under the data directory first (`rollup`, else one of its own). `/metrics` merges the
+    snapshots in `metrics_files` with this process's `metrics`; `tail` is the hub `z0 tail` reads."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +69,7 @@ def create_control_app(
         config = RuntimeConfig(executors=1, startup_cpu_ms=settings.startup_cpu_ms)
         async with Runtime(config, host_ops=app.state.host_ops) as own:
             app.state.runtime = own
+            app.state.health.runtime = own
             yield
         if (store := getattr(app.state, "d1_store", None)) is not None:
             await store.close()
@@ -70,8 +90,18 @@ def create_control_app(
     app.state.secret_box = SecretBox.for_data_dir(settings.data_dir, _master_key(settings))
     app.state.host_ops = build_host_ops(settings, registry)
     app.state.rollup = rollup or UsageRollup.for_settings(settings, registry.db)
-    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1, usage, billing):
+    app.state.metrics = metrics or Metrics()
+    app.state.metrics_files = metrics_files or MetricsFiles.for_data_dir(settings.data_dir)
+    app.state.tail = tail or TailHub(settings.tail_ring_size)
+    app.state.health = Health(
+        registry,
+        runtime,
+        app.state.metrics_files,
+        stale_after_s=max(5.0, settings.metrics_flush_interval_s * 3 + 2),
+    )
+    for module in (accounts, namespaces, scripts, secrets, tenants, tokens, kv, d1, usage, billing, observe):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(observe.probes)
     app.add_exception_handler(Z0Error, _z0_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

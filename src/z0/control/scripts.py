@@ -12,7 +12,9 @@ from z0.control._auth import AccountId, Caller, deployer_of, registry_of
 from z0.control._envelope import Envelope, PagedEnvelope, ResultInfo, list_response, ok
 from z0.control._multipart import multipart_body, read_upload
 from z0.control._schemas import NamespaceScriptOut, ScriptUploadOut, VersionOut
-from z0.names import parse_tag_filter
+from z0.errors import Z0Error
+from z0.names import parse_tag_filter, script_owner
+from z0.observe.metrics import Metrics
 from z0.settings import Settings
 from z0.uploads import prepare_upload
 
@@ -73,18 +75,37 @@ async def upload_script(
     ] = None,
 ) -> Any:
     settings: Settings = request.app.state.settings
-    metadata, parts = await read_upload(request, settings.max_upload_bytes)
-    upload = await run_in_threadpool(
-        prepare_upload, script_name, metadata, parts, max_bytes=settings.max_upload_bytes
-    )
-    script = await deployer_of(request).deploy(
-        account_id,
-        namespace,
-        upload,
-        acting_tenant=caller.tenant_id,
-        strict_inherit=bindings_inherit == "strict",
-    )
+    metrics: Metrics = request.app.state.metrics
+    try:
+        metadata, parts = await read_upload(request, settings.max_upload_bytes)
+        upload = await run_in_threadpool(
+            prepare_upload, script_name, metadata, parts, max_bytes=settings.max_upload_bytes
+        )
+        script = await deployer_of(request).deploy(
+            account_id,
+            namespace,
+            upload,
+            acting_tenant=caller.tenant_id,
+            strict_inherit=bindings_inherit == "strict",
+        )
+    except Exception:
+        tenant = caller.tenant_id or await run_in_threadpool(_known_owner, request, script_name)
+        metrics.deployment(tenant or "", succeeded=False)
+        raise
+    metrics.deployment(script.tenant_id or "", succeeded=True)
     return ok(ScriptUploadOut.of_upload(script))
+
+
+def _known_owner(request: Request, script_name: str) -> str | None:
+    """The tenant a refused upload's name names, if that tenant exists: a metric label comes from the
+    registry, never from what a request made up."""
+    try:
+        owner = script_owner(script_name, [])
+        if owner is not None:
+            registry_of(request).tenants.get(owner)
+    except Z0Error:
+        return None
+    return owner
 
 
 @router.get(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from z0.gateway._app import Gateway, GatewayConfig
 from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
 from z0.gateway._scripts import ScriptCache, script_key
 from z0.gateway._view import RegistryView, ViewData
 from z0.metering import UsageLog
+from z0.observe.health import Health
+from z0.observe.metrics import Metrics
+from z0.observe.tail import TailSink
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime
 from z0.secrets import SecretBox
@@ -30,9 +35,15 @@ def build_gateway(
     runtime: Runtime,
     box: SecretBox,
     usage: UsageLog | None = None,
+    *,
+    metrics: Metrics | None = None,
+    tail: TailSink | None = None,
+    health: Health | None = None,
+    metrics_page: Callable[[], bytes] | None = None,
 ) -> Gateway:
     """The gateway app over a view of the registry; start `gateway.view` before serving. With a usage
-    log, every invocation is recorded there."""
+    log, every invocation is recorded there; with a tail sink, published for `z0 tail`. `/_z0/readyz`
+    asks `health`; `/_z0/metrics` serves `metrics_page` when there is one."""
     view = RegistryView(registry)
     scripts = ScriptCache(registry, box)
 
@@ -44,4 +55,14 @@ def build_gateway(
                 runtime.drop(script_key(head))
 
     view.on_change(forget_superseded)
-    return Gateway(config, view, scripts, runtime, usage=usage)
+    return Gateway(
+        config,
+        view,
+        scripts,
+        runtime,
+        usage=usage,
+        metrics=metrics,
+        tail=tail,
+        health=health or Health(registry, runtime),
+        metrics_page=metrics_page,
+    )

@@ -6,7 +6,10 @@
     413 Payload Too Large   a body over the gateway's limit
     5xx                     the runtime's answer when the worker fails (JSON with the request id)
 
-`/_z0/…` on the gateway port is z0's own (health now; metrics later).
+`/_z0/…` on the gateway port is z0's own: health, readiness and (when `gateway_metrics` is set) metrics.
+
+Every answer is counted in `metrics` (labels from the registry only), every invocation also once it
+ended (CPU, outcome), and published to `tail` for `z0 tail`.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from z0.gateway._context import TraceIds, W3CTraceIds
 from z0.gateway._routing import Router
@@ -24,6 +29,9 @@ from z0.gateway._scripts import ScriptCache
 from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, Resolution, Strategy
 from z0.gateway._view import RegistryView
 from z0.metering import Entry, Measures, UsageLog, UsageRecord
+from z0.observe.health import Health
+from z0.observe.metrics import Metrics
+from z0.observe.tail import TailEvent, TailSink
 from z0.registry import TenantStatus
 from z0.runtime.limits import Limits
 from z0.runtime.outcomes import Outcome
@@ -116,6 +124,10 @@ class Gateway:
         runtime: Runtime,
         trace_ids: TraceIds | None = None,
         usage: UsageLog | None = None,
+        metrics: Metrics | None = None,
+        tail: TailSink | None = None,
+        health: Health | None = None,
+        metrics_page: Callable[[], bytes] | None = None,
     ) -> None:
         self.config = config
         self.view = view
@@ -123,6 +135,10 @@ class Gateway:
         self.runtime = runtime
         self.trace_ids = trace_ids or W3CTraceIds()
         self.usage = usage
+        self.metrics = metrics or Metrics()
+        self.tail = tail
+        self.health = health
+        self.metrics_page = metrics_page
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -135,6 +151,7 @@ class Gateway:
         if path.startswith("/_z0/"):
             await self._own(path, send)
             return
+        metrics = self.metrics
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         headers = {name: value for name, value in raw_headers}
         context = self.trace_ids.begin(headers.get(b"traceparent"))
@@ -156,26 +173,31 @@ class Gateway:
         tenant = view.tenants.get(resolution.tenant_id) if resolution is not None else None
         if resolution is None or tenant is None:
             await _plain(send, 401, "Unauthorized", request_id)
+            metrics.dispatch("", "", 401, _ms_since(began))
             return
         if tenant.status is not TenantStatus.ACTIVE:
             await _plain(send, 403, "Tenant suspended", request_id)
+            metrics.dispatch(tenant.id, "", 403, _ms_since(began))
             return
         script_name = config.router.script_for(tenant.id, resolution.path)
         head = view.heads.get((namespace, script_name)) if script_name is not None else None
         if head is None or head.tenant_id != tenant.id:
             await _plain(send, 404, "Tenant not deployed", request_id)
+            metrics.dispatch(tenant.id, "", 404, _ms_since(began))
             return
 
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes:
+        too_large = declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes
+        if not too_large:
+            try:
+                body = await _read_body(receive, config.max_request_bytes)
+            except _TooLarge:
+                too_large = True
+            except _ClientGone:
+                return
+        if too_large:
             await _plain(send, 413, "Payload Too Large", request_id)
-            return
-        try:
-            body = await _read_body(receive, config.max_request_bytes)
-        except _TooLarge:
-            await _plain(send, 413, "Payload Too Large", request_id)
-            return
-        except _ClientGone:
+            metrics.dispatch(tenant.id, head.name, 413, _ms_since(began))
             return
 
         forwarded = [
@@ -206,9 +228,8 @@ class Gateway:
             request_id=request_id,
             expose_errors=namespace == config.dev_namespace,
         )
-        if self.usage is not None:  # before the response is finished (DESIGN.md, "Usage")
-            record = UsageRecord(arrived, request_id, namespace, head.name, tenant.id)
-            self._meter(self.usage, record, result, began)
+        record = UsageRecord(arrived, request_id, namespace, head.name, tenant.id)
+        self._account(record, result, began, scope["method"], url)  # before the response is finished
         out = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in result.headers
@@ -218,42 +239,87 @@ class Gateway:
         await send({"type": "http.response.start", "status": result.status, "headers": out})
         await send({"type": "http.response.body", "body": result.body})
 
-    @staticmethod
-    def _meter(usage: UsageLog, record: UsageRecord, result: RuntimeResponse, began: float) -> None:
-        duration_ms = round((time.perf_counter() - began) * 1000, 3)
+    def _account(
+        self, record: UsageRecord, result: RuntimeResponse, began: float, method: str, url: str
+    ) -> None:
+        """Usage (durable before the response is finished: DESIGN.md, "Usage"), metrics, and once the
+        invocation ended (waitUntil work included), its CPU, outcome and tail event."""
+        duration_ms = _ms_since(began)
+        self.metrics.dispatch(record.tenant_id, record.script, result.status, duration_ms)
+        usage = self.usage
         completion = result.completion
         if completion.done() and not completion.cancelled():
             done = completion.result()
-            whole = Measures(result.status, done.outcome.value, done.cpu_ms, duration_ms, done.subrequests)
-            usage.append(Entry("final", record, whole))
+            if usage is not None:
+                whole = Measures(
+                    result.status, done.outcome.value, done.cpu_ms, duration_ms, done.subrequests
+                )
+                usage.append(Entry("final", record, whole))
+            self._ended(record, result.status, done, duration_ms, method, url)
             return
-        outcome = (result.outcome or Outcome.OK).value
-        first = Measures(result.status, outcome, result.cpu_ms, duration_ms, result.subrequests)
-        usage.append(Entry("response", record, first))
+        first = None
+        if usage is not None:
+            outcome = (result.outcome or Outcome.OK).value
+            first = Measures(result.status, outcome, result.cpu_ms, duration_ms, result.subrequests)
+            usage.append(Entry("response", record, first))
 
         def ended(future: asyncio.Future[Completion]) -> None:
             if future.cancelled():
                 return
             done = future.result()
-            total_ms = round((time.perf_counter() - began) * 1000, 3)
-            last = Measures(result.status, done.outcome.value, done.cpu_ms, total_ms, done.subrequests)
-            usage.append(Entry("end", record, last, replaces=first))
+            total_ms = _ms_since(began)
+            if usage is not None and first is not None:
+                last = Measures(result.status, done.outcome.value, done.cpu_ms, total_ms, done.subrequests)
+                usage.append(Entry("end", record, last, replaces=first))
+            self._ended(record, result.status, done, total_ms, method, url)
 
         completion.add_done_callback(ended)
 
+    def _ended(
+        self, record: UsageRecord, status: int, done: Completion, duration_ms: float, method: str, url: str
+    ) -> None:
+        self.metrics.invocation(record.tenant_id, done.cpu_ms, done.outcome.value)
+        if self.tail is not None:
+            self.tail.publish(
+                TailEvent(
+                    request_id=record.request_id,
+                    time=record.time,
+                    namespace=record.namespace,
+                    script=record.script,
+                    tenant_id=record.tenant_id,
+                    method=method,
+                    url=url,
+                    status=status,
+                    outcome=done.outcome.value,
+                    duration_ms=duration_ms,
+                    cpu_ms=done.cpu_ms,
+                    logs=done.logs,
+                    exception=done.error,
+                )
+            )
+
     async def _own(self, path: str, send: Any) -> None:
-        if path == "/_z0/health":
-            body = json.dumps({"status": "ok", "registry_version": self.view.data.counter}).encode()
+        if path in ("/_z0/healthz", "/_z0/health"):
+            await _json(send, 200, {"status": "ok", "registry_version": self.view.data.counter})
+        elif path == "/_z0/readyz" and self.health is not None:
+            ready, report = await self.health.readiness()
+            await _json(send, 200 if ready else 503, report)
+        elif path == "/_z0/metrics" and self.metrics_page is not None:
+            page = await asyncio.to_thread(self.metrics_page)
             await send(
                 {
                     "type": "http.response.start",
                     "status": 200,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())],
                 }
             )
-            await send({"type": "http.response.body", "body": body})
-            return
-        await _plain(send, 404, "Not Found", None)
+            await send({"type": "http.response.body", "body": page})
+        else:
+            await _plain(send, 404, "Not Found", None)
+
+
+def _ms_since(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 3)
 
 
 def _hostname(host_header: str) -> str:
@@ -278,6 +344,12 @@ async def _read_body(receive: Any, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _json(send: Any, status: int, data: Any) -> None:
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(data).encode()})
 
 
 async def _plain(send: Any, status: int, text: str, request_id: str | None) -> None:

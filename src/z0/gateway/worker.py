@@ -4,7 +4,10 @@ Each has its own registry connection and view (so it sees changes within 1 s lik
 own runtime (executors), and serves the socket it inherited from `z0 serve`. SIGTERM stops it after
 its requests finish; SIGINT is left to the parent, which stops its workers itself.
 
-    python -m z0.gateway.worker --fd N      (settings in Z0_WORKER_SETTINGS, as JSON)
+    python -m z0.gateway.worker --fd N [--tail-fd M]      (settings in Z0_WORKER_SETTINGS, as JSON)
+
+It counts its own metrics and writes their snapshot for the node's /metrics; its invocations' tail
+events go to `z0 serve` over `--tail-fd`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from z0.registry import Registry, create_registry_engine
 from z0.settings import Settings
+
+if TYPE_CHECKING:
+    from z0.observe.metrics import MetricsReporter
 
 __all__ = ["SETTINGS_VARIABLE", "main", "serve_gateway", "stop_with_parent"]
 
@@ -26,10 +33,14 @@ SETTINGS_VARIABLE = "Z0_WORKER_SETTINGS"
 PR_SET_PDEATHSIG = 1
 
 
-async def serve_gateway(settings: Settings, sock: socket.socket, executors: int) -> None:
+async def serve_gateway(
+    settings: Settings, sock: socket.socket, executors: int, tail_sock: socket.socket | None = None
+) -> None:
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
     from z0.metering import UsageLog, usage_directory
+    from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
+    from z0.observe.tail import TailSender
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
     from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
@@ -41,21 +52,49 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
         runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
     )
     usage = UsageLog(usage_directory(settings.data_dir))
+    metrics = Metrics()
+    files = MetricsFiles.for_data_dir(settings.data_dir)
+    reporter = MetricsReporter(metrics, files, runtime, settings.metrics_flush_interval_s)
+    tail = TailSender(tail_sock) if tail_sock is not None else None
     try:
         await runtime.start()
-        gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
+        if tail is not None:
+            await tail.start()
+        gateway = build_gateway(
+            gateway_config(settings),
+            registry,
+            runtime,
+            box,
+            usage,
+            metrics=metrics,
+            tail=tail,
+            metrics_page=(lambda: render(files, metrics)) if settings.gateway_metrics else None,
+        )
         await gateway.view.start()
         server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
+        reporting = asyncio.create_task(reporter.run())
         try:
             await server.serve(sockets=[sock])
         finally:
+            reporting.cancel()
             await gateway.view.close()
+            await _last_snapshot(reporter)
     finally:
+        if tail is not None:
+            tail.close()
         await runtime.close()
         usage.close()
         registry.close()
+
+
+async def _last_snapshot(reporter: MetricsReporter) -> None:
+    """What this process counted stays in the node's totals after it stops."""
+    try:
+        await reporter.flush()
+    except Exception as exc:
+        print(f"z0 gateway worker: last metrics snapshot not written: {exc!r}", file=sys.stderr)
 
 
 def stop_with_parent(parent: int) -> None:
@@ -72,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A z0 gateway worker (started by `z0 serve --workers N`).")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--executors", type=int, default=1)
+    parser.add_argument("--tail-fd", type=int, default=None)
     parser.add_argument("--parent", type=int, default=os.getppid())
     args = parser.parse_args(argv)
     stop_with_parent(args.parent)
@@ -81,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging()
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
     sock = socket.socket(fileno=args.fd)  # the family, type and IPPROTO_TCP come from the descriptor
-    asyncio.run(serve_gateway(settings, sock, args.executors))
+    tail_sock = socket.socket(fileno=args.tail_fd) if args.tail_fd is not None else None
+    asyncio.run(serve_gateway(settings, sock, args.executors, tail_sock))
 
 
 if __name__ == "__main__":

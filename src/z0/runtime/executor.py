@@ -118,6 +118,10 @@ class Executor:
         self.runs: dict[int, Run] = {}
         self.waiting: dict[str, deque[Run]] = {}
         self.needing_code: dict[str, list[Run]] = {}
+        # The isolate cache's counters since this executor started (the supervisor reads them).
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
 
     # Messages
 
@@ -158,9 +162,21 @@ class Executor:
                 self.finish(canceled, Outcome.CANCELED, discard=True)
         elif kind == "drop":
             self.drop(header["key"])
+        elif kind == "stats":
+            self.send({"t": "stats", "rid": header["rid"], **self.stats()})
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         self._writer.write(encode_frame(header, payload))
+
+    def stats(self) -> dict[str, int]:
+        """The isolate cache: resident isolates and their heap as last read, hits, misses, evictions."""
+        return {
+            "isolates": sum(len(pool) for pool in self.pools.values()),
+            "memory": sum(slot.memory for pool in self.pools.values() for slot in pool),
+            "hits": self.hits,
+            "misses": self.misses,
+            "evictions": self.evictions,
+        }
 
     def fail(self, header: dict[str, Any], exc: Exception) -> None:
         """A frame whose handling failed inside z0: its run ends with an exception."""
@@ -233,12 +249,14 @@ class Executor:
             self.pools.move_to_end(run.pool_key)
             for slot in pool:
                 if not slot.busy:
+                    self.hits += 1
                     return slot
             if len(pool) >= self.config.isolates_per_script:
                 return None
         code = self.codes.get(run.key)
         if code is None:
             return False
+        self.misses += 1
         slot, _ = self.create(code, run.memory_bytes, run.pool_key, run.rid)
         self.pools.setdefault(run.pool_key, []).append(slot)
         self.pools.move_to_end(run.pool_key)
@@ -286,6 +304,7 @@ class Executor:
             pool = self.pools[pool_key]
             for slot in [slot for slot in pool if not slot.busy]:
                 pool.remove(slot)
+                self.evictions += 1
                 count -= 1
                 memory -= slot.memory
                 if count <= self.config.max_isolates and memory <= self.config.max_memory_bytes:

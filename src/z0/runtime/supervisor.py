@@ -37,6 +37,7 @@ from z0.runtime.outcomes import Outcome, error_body, error_status
 from z0.runtime.protocol import EFFECTFUL_OPS, encode_frame, split_frames
 
 __all__ = [
+    "CacheStats",
     "CheckResult",
     "Completion",
     "Runtime",
@@ -133,6 +134,23 @@ class RuntimeResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheStats:
+    """The isolate cache across this runtime's executors; the counters include replaced executors'."""
+
+    executors: int  # how many there are
+    answering: int  # how many answered just now
+    isolates: int = 0
+    memory_bytes: int = 0
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.executors > 0 and self.answering == self.executors
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     handlers: list[str]
     startup_ms: float
@@ -183,6 +201,7 @@ class _Executor:
         self.checks: set[int] = set()  # upload checks sent to it, not yet answered
         self.alive = False
         self.killed_rid: int | None = None
+        self.last_stats: dict[str, Any] | None = None
         self._status: mmap.mmap | None = None
         self._status_path: Path | None = None
 
@@ -293,6 +312,8 @@ class Runtime:
         self._calls: dict[int, _Call] = {}
         self._checks: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._checked_scripts: dict[int, str] = {}
+        self._stats: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._retired_counts = [0, 0, 0]  # hits, misses, evictions of executors that were replaced
         self._rids = itertools.count(1)
         self._generations = itertools.count(1)
         self._status_dir = Path(tempfile.mkdtemp(prefix="z0-executors-"))
@@ -396,6 +417,42 @@ class Runtime:
             raise ScriptStartError(Outcome(answer.get("outcome", "exception")), f"{name}: {message}", stack)
         return CheckResult(answer["handlers"], answer["startup_ms"], answer.get("memory", 0))
 
+    async def stats(self, timeout_s: float = 1.0) -> CacheStats:
+        """Asks every executor for its isolate cache; one that does not answer within `timeout_s` is
+        not counted as answering (readiness looks at that)."""
+        executors = [e for e in [*self._executors, self._quarantine] if e is not None]
+        answers = await asyncio.gather(*(self._ask_stats(e, timeout_s) for e in executors))
+        found = [answer for answer in answers if answer is not None]
+        counts = [sum(answer[name] for answer in found) for name in ("hits", "misses", "evictions")]
+        hits, misses, evictions = (a + b for a, b in zip(counts, self._retired_counts, strict=True))
+        return CacheStats(
+            executors=len(self._executors),
+            answering=sum(
+                1 for e, a in zip(executors, answers, strict=True) if a and e is not self._quarantine
+            ),
+            isolates=sum(answer["isolates"] for answer in found),
+            memory_bytes=sum(answer["memory"] for answer in found),
+            hits=hits,
+            misses=misses,
+            evictions=evictions,
+        )
+
+    async def _ask_stats(self, executor: _Executor, timeout_s: float) -> dict[str, Any] | None:
+        if not executor.alive:
+            return None
+        rid = next(self._rids)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._stats[rid] = waiter
+        executor.send({"t": "stats", "rid": rid})
+        try:
+            answer = await asyncio.wait_for(waiter, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._stats.pop(rid, None)
+        executor.last_stats = answer
+        return answer
+
     def drop(self, key: str) -> None:
         """Tells every executor to forget a version (a newer one was deployed)."""
         for executor in self._executors:
@@ -427,8 +484,8 @@ class Runtime:
     def _on_frame(self, executor: _Executor, header: dict[str, Any], payload: bytes) -> None:
         """A frame from an executor: the request it belongs to moves on."""
         kind = header["t"]
-        if kind == "checked":
-            waiter = self._checks.get(header["rid"])
+        if kind == "checked" or kind == "stats":
+            waiter = (self._checks if kind == "checked" else self._stats).get(header["rid"])
             if waiter is not None and not waiter.done():
                 waiter.set_result(header)
             return
@@ -631,6 +688,9 @@ class Runtime:
                 {"ok": False, "outcome": outcome.value, "error": {"name": "Error", "message": message}}
             )
         await executor.close()
+        if executor.last_stats is not None:  # its counters since the last reading are lost with it
+            for index, name in enumerate(("hits", "misses", "evictions")):
+                self._retired_counts[index] += executor.last_stats[name]
         if self._closing:
             return
         self.restarts += 1

@@ -1,0 +1,1 @@
+"""z0 observing itself: metrics, health, live tenant logs (and traces)."""
