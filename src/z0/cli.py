@@ -8,6 +8,7 @@ z0 tenants create|list|show|suspend|activate|limits|delete
 z0 keys create|list|revoke TENANT
 z0 tokens create [--tenant T]|list|revoke
 z0 secrets put|list|delete SCRIPT … | rotate-master-key
+z0 tail SCRIPT [-n NS] [--status ok|error|canceled] [--history N] [--format pretty|json]
 z0 usage TENANT [--since WHEN] [--until WHEN] [--script NAME] [--json]
 z0 billing run --period YYYY-MM
 z0 invoices list [--tenant T] [--period P] | show ID [--html FILE|-] [--json]
@@ -625,6 +626,84 @@ def secrets_rotate_master_key(
             highlight=False,
         )
         out.print(key.encoded(), highlight=False)
+
+
+# tail
+
+
+_LEVEL_STYLES = {"error": "red", "warn": "yellow", "debug": "dim", "info": "cyan", "log": ""}
+
+
+@app.command()
+def tail(
+    script: str,
+    namespace: NamespaceOption,
+    status: Annotated[
+        str | None, typer.Option(help="Only invocations that ended: ok, error or canceled.")
+    ] = None,
+    history: Annotated[int, typer.Option(min=0, help="Recent invocations to show first.")] = 0,
+    output: Annotated[
+        str, typer.Option("--format", help="pretty, or json: one invocation per line.")
+    ] = "pretty",
+) -> None:
+    """Live logs of a script: each invocation's console lines, uncaught exception, outcome and times.
+
+    Runs until interrupted (Ctrl-C).
+    """
+    if status is not None and status not in ("ok", "error", "canceled"):
+        _fail(f"--status is ok, error or canceled, not {status!r}")
+    if output not in ("pretty", "json"):
+        _fail(f"--format is pretty or json, not {output!r}")
+    params: dict[str, Any] = {"history": history}
+    if status is not None:
+        params["status"] = status
+    with _client() as client:
+        path = client.account_path(f"/workers/dispatch/namespaces/{namespace}/scripts/{script}/tail")
+        try:
+            for kind, data in client.events(path, params=params):
+                if kind == "ready":
+                    err.print(Text(f"Tailing {namespace}/{script}… (Ctrl-C to stop)"), style="dim")
+                elif kind == "dropped":
+                    err.print(Text(f"[{data['count']} invocation(s) dropped: this tail fell behind]"))
+                elif kind == "invocation":
+                    if output == "json":
+                        typer.echo(json.dumps(data, ensure_ascii=False))
+                    else:
+                        _print_invocation(data)
+        except KeyboardInterrupt:
+            return
+
+
+def _print_invocation(event: dict[str, Any]) -> None:
+    when = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    good = event["outcome"] == "ok" and event["status"] < 500
+    out.print(
+        Text.assemble(
+            (when, "dim"),
+            " ",
+            (f"{event['method']} {event['url']}", "bold"),
+            " ",
+            (f"{event['status']} {event['outcome']}", "green" if good else "bold red"),
+            (f"  {event['duration_ms']:.1f} ms, CPU {event['cpu_ms']:.1f} ms  {event['request_id']}", "dim"),
+        ),
+        soft_wrap=True,
+    )
+    for line in event["logs"]:
+        out.print(
+            Text.assemble(
+                "  ", (f"({line['level']})", _LEVEL_STYLES.get(line["level"], "")), " ", line["message"]
+            ),
+            soft_wrap=True,
+        )
+    if event.get("logs_dropped"):
+        out.print(Text(f"  [{event['logs_dropped']} more log lines not kept]", style="dim"))
+    exception = event.get("exception")
+    if exception:
+        out.print(
+            Text.assemble("  ", (f"{exception['name']}: {exception['message']}", "bold red")), soft_wrap=True
+        )
+        if exception.get("stack"):
+            out.print(Text("    " + exception["stack"].replace("\n", "\n    "), style="red"), soft_wrap=True)
 
 
 # times given on the command line

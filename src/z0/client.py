@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,28 @@ class Z0Client:
             return response.text
         self._result(method, path, response)  # raises ApiError with the API's message
         raise ApiError(f"{method} {path} answered {response.status_code}.", status=response.status_code)
+
+    def events(self, path: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Server-Sent Events from a GET: (event, data decoded from JSON), until the server ends the
+        stream; a refusal raises ApiError with the API's message."""
+        try:
+            with self._http.stream("GET", path, timeout=httpx.Timeout(60, read=None), **kwargs) as response:
+                if not response.is_success:
+                    response.read()
+                    self._result("GET", path, response)
+                kind = "message"
+                data: list[str] = []
+                for line in response.iter_lines():
+                    if not line:
+                        if data:
+                            yield kind, json.loads("\n".join(data))
+                        kind, data = "message", []
+                    elif line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data.append(line[5:].lstrip())
+        except httpx.TransportError as exc:
+            raise ApiError(f"Lost the control API at {self.api_url}: {exc}.") from exc
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -15,11 +15,10 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from z0.control._auth import AccountId, Caller, registry_of
 from z0.observe.health import Health
-from z0.observe.metrics import Metrics, MetricsFiles, render
+from z0.observe.metrics import METRICS_CONTENT_TYPE, Metrics, MetricsFiles, render
 from z0.observe.tail import TailEvent, TailHub, follow
 
 __all__ = ["probes", "router"]
@@ -38,7 +37,7 @@ async def metrics(request: Request) -> Response:
     files: MetricsFiles = state.metrics_files
     live: Metrics = state.metrics
     page = await run_in_threadpool(render, files, live)
-    return Response(page, media_type=CONTENT_TYPE_LATEST)
+    return Response(page, media_type=METRICS_CONTENT_TYPE)
 
 
 @probes.get("/healthz", summary="The process is up")

@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from z0.gateway._context import TraceIds, W3CTraceIds
 from z0.gateway._routing import Router
 from z0.gateway._scripts import ScriptCache
@@ -30,7 +28,7 @@ from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, 
 from z0.gateway._view import RegistryView
 from z0.metering import Entry, Measures, UsageLog, UsageRecord
 from z0.observe.health import Health
-from z0.observe.metrics import Metrics
+from z0.observe.metrics import METRICS_CONTENT_TYPE, Metrics
 from z0.observe.tail import TailEvent, TailSink
 from z0.registry import TenantStatus
 from z0.runtime.limits import Limits
@@ -310,7 +308,7 @@ class Gateway:
                 {
                     "type": "http.response.start",
                     "status": 200,
-                    "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+                    "headers": [(b"content-type", METRICS_CONTENT_TYPE.encode())],
                 }
             )
             await send({"type": "http.response.body", "body": page})

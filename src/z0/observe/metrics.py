@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from z0.runtime.supervisor import CacheStats, Runtime
@@ -33,6 +33,7 @@ from z0.runtime.supervisor import CacheStats, Runtime
 __all__ = [
     "CPU_BUCKETS_MS",
     "DISPATCH_BUCKETS_MS",
+    "METRICS_CONTENT_TYPE",
     "Metrics",
     "MetricsFiles",
     "MetricsReporter",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("z0.metrics")
+
+# The text format every Prometheus since 2.0 reads (what we write needs nothing newer).
+METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # 1 ms to 30 s: the spec's p99 alert (500 ms) falls on a bucket edge.
 DISPATCH_BUCKETS_MS = (
