@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 WRANGLER_VERSION := 4.80.0
 WRANGLER := .cache/wrangler/node_modules/.bin/wrangler
+PROMTOOL := .cache/prometheus/promtool
 LINT_PATHS := src tests $(wildcard bench)
 
 .PHONY: run test lint format clean
@@ -29,6 +30,20 @@ $(WRANGLER):
 		|| echo "wrangler $(WRANGLER_VERSION) could not be installed; its test will skip"; \
 	else echo "npm not found: the wrangler test will skip"; fi
 
+# promtool checks deploy/prometheus/alerts.yml (tests/observe/test_alerts.py). Where it is not on PATH it
+# is taken out of Debian's prometheus package without installing that package: no prometheus user, no
+# service started or enabled, nothing outside .cache (apt-get download needs no root). Where that
+# fails, the test says why it skips.
+$(PROMTOOL):
+	@if command -v promtool >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then \
+		rm -rf .cache/prometheus && mkdir -p .cache/prometheus && \
+		(cd .cache/prometheus && apt-get download -q -o APT::Sandbox::User=root prometheus \
+		 && dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x --strip-components=3 ./usr/bin/promtool \
+		 && rm prometheus_*.deb && ./promtool --version | head -1) \
+		|| echo "promtool could not be taken from Debian's prometheus package (try apt-get update); its test will skip"; \
+	else echo "apt-get not found: install promtool (Prometheus) for the alert rules' test, or it will skip"; fi
+
 run: $(VENV)/.installed-run
 	$(BIN)/z0 serve $(ARGS)
 
@@ -41,7 +56,7 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-test: lint $(WRANGLER)
+test: lint $(WRANGLER) $(PROMTOOL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
