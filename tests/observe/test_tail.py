@@ -19,6 +19,7 @@ import pytest
 from tests.gateway.operator import Operator
 from tests.gateway.test_gateway import wait_for
 from tests.support import LiveServer
+from z0.observe.tail import MAX_LOG_LINES, TailEvent, TailHub
 
 WORKER = """
 export default {
@@ -232,3 +233,59 @@ def test_z0_tail_prints_invocations(live_server: LiveServer, operator: Operator)
         capture_output=True, text=True, env=env, timeout=30,
     )  # fmt: skip
     assert refused.returncode == 1 and "error:" in refused.stderr and "Traceback" not in refused.stderr
+
+
+# The hub itself
+
+
+def event(n: int, script: str = "s", **changes: Any) -> TailEvent:
+    fields: dict[str, Any] = {
+        "request_id": f"r{n}", "time": 0.0, "namespace": "ns", "script": script, "tenant_id": "acme",
+        "method": "GET", "url": "https://x/", "status": 200, "outcome": "ok", "duration_ms": 1.0,
+        "cpu_ms": 0.5,
+    }  # fmt: skip
+    fields.update(changes)
+    return TailEvent(**fields)
+
+
+def test_events_are_bounded_and_rings_keep_the_latest_within_a_budget() -> None:
+    hub = TailHub(ring_size=3)
+    chatty = event(0, logs=[{"level": "log", "message": "x" * 5000}] * 150, exception={"stack": "s" * 20_000})
+    hub.publish(chatty)
+    kept = hub.recent("ns", "s", tenant_id=None, status=None, limit=10)[0]
+    assert len(kept.logs) == MAX_LOG_LINES and kept.logs_dropped == 50
+    assert {len(line["message"]) for line in kept.logs} == {2048}
+    assert kept.exception is not None and len(kept.exception["stack"]) == 8192
+    for n in range(1, 6):
+        hub.publish(event(n))
+    assert [e.request_id for e in hub.recent("ns", "s", tenant_id=None, status=None, limit=10)] == [
+        "r3",
+        "r4",
+        "r5",
+    ]
+    assert [e.request_id for e in hub.recent("ns", "s", tenant_id=None, status=None, limit=2)] == ["r4", "r5"]
+    assert hub.recent("ns", "s", tenant_id="someone_else", status=None, limit=10) == []
+
+    small = TailHub(ring_size=100, budget_bytes=3000)  # about ten small events in all
+    for n in range(40):
+        small.publish(event(n, script=f"s{n % 4}"))
+    assert small.held_bytes <= 3000
+    assert sum(len(ring) for ring in small.rings.values()) < 40
+    newest = small.recent("ns", "s3", tenant_id=None, status=None, limit=100)
+    assert newest and newest[-1].request_id == "r39"
+
+
+def test_a_subscriber_that_falls_behind_loses_events_not_the_hub() -> None:
+    hub = TailHub(ring_size=0)
+    slow = hub.subscribe("ns", "s", tenant_id="acme", status="error")
+    other = hub.subscribe("ns", "s", tenant_id="globex", status=None)
+    for n in range(1200):
+        hub.publish(event(n, outcome="exception" if n % 2 else "ok"))
+    assert slow.queue.qsize() == 600 and slow.take_dropped() == 0
+    for n in range(1200):
+        hub.publish(event(n, outcome="exceeded_cpu"))
+    assert slow.queue.qsize() == 1000 and slow.take_dropped() == 800
+    assert other.queue.qsize() == 0  # another tenant's subscription sees none of acme's
+    slow.close()
+    other.close()
+    assert hub.subscribers == set()

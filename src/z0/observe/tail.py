@@ -17,7 +17,7 @@ import socket
 import struct
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -60,37 +60,59 @@ class TailEvent:
     logs_dropped: int = 0
 
     def bounded(self) -> TailEvent:
-        """The event as kept and sent: at most MAX_LOG_LINES lines of MAX_LINE_CHARS, a clipped stack."""
-        logs = [
+        """The event as kept and sent: at most MAX_LOG_LINES lines of MAX_LINE_CHARS, a clipped stack.
+        Most events log little and throw nothing: those are kept as they are (no copy)."""
+        logs, exception = self.logs, self.exception
+        if (
+            len(logs) <= MAX_LOG_LINES
+            and all(len(line.get("message", "")) <= MAX_LINE_CHARS for line in logs)
+            and (exception is None or len(exception.get("stack", "")) <= MAX_STACK_CHARS)
+            and (exception is None or len(exception.get("message", "")) <= MAX_LINE_CHARS)
+        ):
+            return self
+        kept = [
             {"level": line.get("level", "log"), "message": line.get("message", "")[:MAX_LINE_CHARS]}
-            for line in self.logs[:MAX_LOG_LINES]
+            for line in logs[:MAX_LOG_LINES]
         ]
-        exception = self.exception
         if exception is not None:
             exception = {
                 "name": str(exception.get("name", "Error"))[:200],
                 "message": str(exception.get("message", ""))[:MAX_LINE_CHARS],
                 "stack": str(exception.get("stack", ""))[:MAX_STACK_CHARS],
             }
-        dropped = self.logs_dropped + max(0, len(self.logs) - MAX_LOG_LINES)
+        dropped = self.logs_dropped + max(0, len(logs) - MAX_LOG_LINES)
         return TailEvent(
             self.request_id, self.time, self.namespace, self.script, self.tenant_id, self.method,
-            self.url, self.status, self.outcome, self.duration_ms, self.cpu_ms, logs, exception, dropped,
+            self.url, self.status, self.outcome, self.duration_ms, self.cpu_ms, kept, exception, dropped,
         )  # fmt: skip
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "request_id": self.request_id,
+            "time": self.time,
+            "namespace": self.namespace,
+            "script": self.script,
+            "tenant_id": self.tenant_id,
+            "method": self.method,
+            "url": self.url,
+            "status": self.status,
+            "outcome": self.outcome,
+            "duration_ms": self.duration_ms,
+            "cpu_ms": self.cpu_ms,
+            "logs": self.logs,
+            "exception": self.exception,
+            "logs_dropped": self.logs_dropped,
+        }
 
     @property
     def size(self) -> int:
         """Roughly the bytes it holds (the hub's budget counts these)."""
-        exception = self.exception or {}
-        return (
-            256
-            + len(self.url)
-            + sum(len(line["message"]) + 16 for line in self.logs)
-            + sum(len(value) for value in exception.values())
-        )
+        size = 256 + len(self.url)
+        for line in self.logs:
+            size += len(line.get("message", "")) + 16
+        if self.exception is not None:
+            size += sum(len(str(value)) for value in self.exception.values())
+        return size
 
     def passes(self, status: str | None) -> bool:
         if status is None:
