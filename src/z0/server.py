@@ -24,6 +24,7 @@ from z0.bindings.platform import build_host_ops
 from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
+from z0.gateway._protocol import CoalescingHttpProtocol
 from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
 from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
@@ -57,6 +58,7 @@ class Z0Server:
         self._out = out or sys.stdout
         self._servers: list[_Server] = []
         self._workers: dict[str, asyncio.subprocess.Process] = {}
+        self._workers_ready: dict[int, asyncio.Event] = {}  # gateway worker index → it accepts requests
         self._stopping = False
 
     def run(self) -> None:
@@ -157,7 +159,7 @@ class Z0Server:
             rolling = asyncio.create_task(self._keep_running("usage roll-up", "z0.metering.worker"))
             reporting = asyncio.create_task(reporter.run())
             try:
-                await self._wait_started(tasks)
+                await self._wait_started(tasks, workers)
                 self._print_banner(
                     boot, api_socket.getsockname()[1], gateway_socket.getsockname()[1], workers
                 )
@@ -188,25 +190,40 @@ class Z0Server:
         """Runs gateway worker `index` until z0 stops, replacing it if it dies. Its tail events come
         over a socket pair of its own."""
         name = f"gateway worker {index}"
+        ready = self._workers_ready.setdefault(index, asyncio.Event())
         while not self._stopping:
             ours, theirs = tail.pair()
+            ready_read, ready_write = os.pipe()
             try:
                 process = await self._start_child(
                     name,
                     "z0.gateway.worker", "--fd", str(sock.fileno()), "--executors", str(executors),
-                    "--tail-fd", str(theirs.fileno()),
-                    pass_fds=(sock.fileno(), theirs.fileno()),
+                    "--tail-fd", str(theirs.fileno()), "--ready-fd", str(ready_write),
+                    pass_fds=(sock.fileno(), theirs.fileno(), ready_write),
                 )  # fmt: skip
             finally:
                 theirs.close()  # the worker holds it now: its exit ends our end's stream
+                os.close(ready_write)
             receiving = asyncio.create_task(tail.receive(ours))
+            waiting = asyncio.create_task(self._note_ready(ready_read, ready))
             code = await process.wait()
+            await waiting
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(receiving, 5)
             if self._stopping:
                 return
             logger.error("%s exited (code %s); starting another", name, code)
             await asyncio.sleep(1)
+
+    @staticmethod
+    async def _note_ready(fd: int, ready: asyncio.Event) -> None:
+        """A worker writes one byte on its ready pipe once it accepts requests; closed unwritten, it
+        died first."""
+        try:
+            if await asyncio.to_thread(os.read, fd, 1):
+                ready.set()
+        finally:
+            os.close(fd)
 
     async def _keep_running(self, name: str, module: str, *args: str) -> None:
         """Runs `python -m module` until z0 stops, replacing it if it dies."""
@@ -235,8 +252,14 @@ class Z0Server:
         self._workers[name] = process
         return process
 
-    async def _wait_started(self, tasks: list[asyncio.Task[None]]) -> None:
-        while not all(server.started for server in self._servers):
+    async def _wait_started(self, tasks: list[asyncio.Task[None]], workers: int) -> None:
+        """Until this process's servers and every gateway worker accept requests (so that the banner
+        means what it says)."""
+        expected = workers if workers > 1 else 0
+        while not (
+            all(server.started for server in self._servers)
+            and sum(ready.is_set() for ready in self._workers_ready.values()) >= expected
+        ):
             done = [task for task in tasks if task.done()]
             if done:
                 self.stop()
@@ -339,6 +362,7 @@ def make_server(app: Any, settings: Settings) -> _Server:
         access_log=False,
         server_header=False,
         date_header=False,
+        http=CoalescingHttpProtocol,
     )
     return _Server(config)
 

@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from z0.registry import Registry, create_registry_engine
 from z0.settings import Settings
@@ -34,7 +34,11 @@ PR_SET_PDEATHSIG = 1
 
 
 async def serve_gateway(
-    settings: Settings, sock: socket.socket, executors: int, tail_sock: socket.socket | None = None
+    settings: Settings,
+    sock: socket.socket,
+    executors: int,
+    tail_sock: socket.socket | None = None,
+    ready_fd: int | None = None,
 ) -> None:
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
@@ -75,10 +79,12 @@ async def serve_gateway(
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
         reporting = asyncio.create_task(reporter.run())
+        announcing = asyncio.create_task(_announce_ready(server, ready_fd))
         try:
             await server.serve(sockets=[sock])
         finally:
             reporting.cancel()
+            announcing.cancel()
             await gateway.view.close()
             await _last_snapshot(reporter)
     finally:
@@ -87,6 +93,18 @@ async def serve_gateway(
         await runtime.close()
         usage.close()
         registry.close()
+
+
+async def _announce_ready(server: Any, ready_fd: int | None) -> None:
+    """One byte on `ready_fd` once the server accepts requests: `z0 serve` waits for it."""
+    if ready_fd is None:
+        return
+    try:
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+            await asyncio.sleep(0.01)
+        os.write(ready_fd, b"r")
+    finally:
+        os.close(ready_fd)
 
 
 async def _last_snapshot(reporter: MetricsReporter) -> None:
@@ -112,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--executors", type=int, default=1)
     parser.add_argument("--tail-fd", type=int, default=None)
+    parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--parent", type=int, default=os.getppid())
     args = parser.parse_args(argv)
     stop_with_parent(args.parent)
@@ -122,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings.model_validate_json(os.environ[SETTINGS_VARIABLE])
     sock = socket.socket(fileno=args.fd)  # the family, type and IPPROTO_TCP come from the descriptor
     tail_sock = socket.socket(fileno=args.tail_fd) if args.tail_fd is not None else None
-    asyncio.run(serve_gateway(settings, sock, args.executors, tail_sock))
+    asyncio.run(serve_gateway(settings, sock, args.executors, tail_sock, args.ready_fd))
 
 
 if __name__ == "__main__":
