@@ -1,4 +1,4 @@
-# The two commands: `make run` starts z0, `make test` runs the whole suite.
+# The two commands: `make run` starts z0, `make test` runs the whole suite (`make bench`: the benchmarks).
 # Both create .venv and install what they need on a machine with only Python 3.11+.
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +8,7 @@ WRANGLER := .cache/wrangler/node_modules/.bin/wrangler
 PROMTOOL := .cache/prometheus/promtool
 LINT_PATHS := src tests $(wildcard bench)
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "z0 needs Python 3.11 or newer (set PYTHON=...)")'
@@ -22,6 +22,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
 # wrangler is a test tool (tenants deploy with it); the test that needs it says why it skips without npm.
 $(WRANGLER):
@@ -59,5 +63,16 @@ format: $(VENV)/.installed-test
 test: lint $(WRANGLER) $(PROMTOOL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark, rewriting BENCHMARKS.md and bench/plots/ (runtime, metering and peers: about 6 minutes
+# on 2 cores; bench/all.py says what each took). wrk is the HTTP client: installed with apt-get where it is missing (as root); bench/peers_bench.py installs its
+# pinned workerd with npm into bench/.workerd (git-ignored).
+bench: $(VENV)/.installed-bench
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk); \
+		else echo "make bench needs wrk: install it (Debian/Ubuntu: sudo apt-get install wrk), or run make bench as root" >&2; exit 1; fi; \
+	fi
+	$(BIN)/python bench/all.py --write
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache z0-data
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache z0-data bench/.workerd
