@@ -313,6 +313,7 @@ class Runtime:
         self._checks: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._checked_scripts: dict[int, str] = {}
         self._stats: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._work = asyncio.Event()  # set when a request or check starts: wakes an idle watchdog
         self._retired_counts = [0, 0, 0]  # hits, misses, evictions of executors that were replaced
         self._rids = itertools.count(1)
         self._generations = itertools.count(1)
@@ -387,6 +388,8 @@ class Runtime:
             completion=loop.create_future(),
         )
         self._calls[call.rid] = call
+        if not self._work.is_set():
+            self._work.set()
         call.deadline = loop.time() + self.config.request_timeout_s
         executor = self._pick(script) or await self._route(script)
         self._dispatch(call, executor)
@@ -398,6 +401,7 @@ class Runtime:
         rid = next(self._rids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._checks[rid] = future
+        self._work.set()
         self._checked_scripts[rid] = script.name
         executor = await self._route(script)
         executor.checks.add(rid)
@@ -745,7 +749,13 @@ class Runtime:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            if self._calls or self._checks:
+                await asyncio.sleep(interval)
+            else:  # nothing runs: no turn to watch until a request or check arrives
+                self._work.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._work.wait(), 1.0)
+                continue
             if loop.time() >= next_sweep:
                 next_sweep = loop.time() + 0.25
                 for late in [c for c in self._calls.values() if c.deadline <= loop.time()]:
