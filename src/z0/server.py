@@ -26,6 +26,7 @@ from z0.control import API_PREFIX, create_control_app
 from z0.gateway import GatewayConfig, build_gateway
 from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
+from z0.observe.tracing import Tracing, otlp_endpoint
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
@@ -91,11 +92,12 @@ class Z0Server:
         registry = await asyncio.to_thread(Registry.open, settings.resolved_database_url)
         workers = settings.workers or _cpu_count()
         executors = settings.executors or _cpu_count()
-        # With gateway workers, this process keeps one executor, for upload checks.
+        # With gateway workers, this process keeps one executor, for upload checks (and traces nothing).
         box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
+        tracing = Tracing.from_environment() if workers == 1 else None
         runtime = Runtime(
             runtime_config(settings, executors=executors if workers == 1 else 1),
-            host_ops=build_host_ops(settings, registry),
+            host_ops=build_host_ops(settings, registry, tracing),
         )
         usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 else None
         rollup = UsageRollup.for_settings(settings, registry.db)
@@ -107,7 +109,7 @@ class Z0Server:
             tasks: list[asyncio.Task[None]] = []
             gateway = None
             if workers == 1:
-                gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
+                gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage, tracing)
                 await gateway.view.start()
                 gateway_server = make_server(gateway, settings)
                 self._servers.append(gateway_server)
@@ -146,6 +148,8 @@ class Z0Server:
                     self._workers["usage roll-up"].kill()
         finally:
             await runtime.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
             if usage is not None:
                 usage.close()
             try:
@@ -209,6 +213,11 @@ class Z0Server:
             f"gateway: {gateway_url} (namespace {settings.namespace}, {_plural(workers, 'worker')})",
             f"control API: {api_url}",
             f"API docs: {api_url}/docs",
+        ]
+        endpoint = otlp_endpoint()
+        if endpoint is not None:
+            lines.append(f"traces: OTLP/HTTP to {endpoint}")
+        lines += [
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), file=self._out, flush=True)

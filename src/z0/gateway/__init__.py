@@ -7,6 +7,7 @@ from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
 from z0.gateway._scripts import ScriptCache, script_key
 from z0.gateway._view import RegistryView, ViewData
 from z0.metering import UsageLog
+from z0.observe.tracing import Tracing
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime
 from z0.secrets import SecretBox
@@ -30,9 +31,10 @@ def build_gateway(
     runtime: Runtime,
     box: SecretBox,
     usage: UsageLog | None = None,
+    tracing: Tracing | None = None,
 ) -> Gateway:
     """The gateway app over a view of the registry; start `gateway.view` before serving. With a usage
-    log, every invocation is recorded there."""
+    log, every invocation is recorded there; with tracing, its spans are exported."""
     view = RegistryView(registry)
     scripts = ScriptCache(registry, box)
 
@@ -44,4 +46,4 @@ def build_gateway(
                 runtime.drop(script_key(head))
 
     view.on_change(forget_superseded)
-    return Gateway(config, view, scripts, runtime, usage=usage)
+    return Gateway(config, view, scripts, runtime, usage=usage, tracing=tracing)

@@ -6,7 +6,8 @@
     413 Payload Too Large   a body over the gateway's limit
     5xx                     the runtime's answer when the worker fails (JSON with the request id)
 
-`/_z0/…` on the gateway port is z0's own (health now; metrics later).
+`/_z0/…` on the gateway port is z0's own (health now; metrics later). With tracing, each answer is a
+`z0.wfp.dispatch` span, and each worker invocation a `z0.wfp.user_worker` span under it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from z0.gateway._context import TraceIds, W3CTraceIds
+from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
 from z0.gateway._routing import Router
 from z0.gateway._scripts import ScriptCache
+from z0.gateway._spans import Trail
 from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, Resolution, Strategy
 from z0.gateway._view import RegistryView
 from z0.metering import Entry, Measures, UsageLog, UsageRecord
+from z0.observe.tracing import Tracing
 from z0.registry import TenantStatus
 from z0.runtime.limits import Limits
 from z0.runtime.outcomes import Outcome
@@ -116,6 +119,7 @@ class Gateway:
         runtime: Runtime,
         trace_ids: TraceIds | None = None,
         usage: UsageLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.config = config
         self.view = view
@@ -123,6 +127,7 @@ class Gateway:
         self.runtime = runtime
         self.trace_ids = trace_ids or W3CTraceIds()
         self.usage = usage
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -135,9 +140,33 @@ class Gateway:
         if path.startswith("/_z0/"):
             await self._own(path, send)
             return
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        headers = {name: value for name, value in raw_headers}
+        headers: dict[bytes, bytes] = {name: value for name, value in scope["headers"]}
         context = self.trace_ids.begin(headers.get(b"traceparent"))
+        tracing = self.tracing
+        if tracing is None or not context.sampled:
+            await self._dispatch(scope, receive, send, headers, context, arrived, began, None)
+            return
+        trail = Trail(int(arrived * 1e9))
+        try:
+            trail.status = await self._dispatch(scope, receive, send, headers, context, arrived, began, trail)
+        finally:
+            trail.record(tracing, context, scope["method"], path)
+
+    async def _dispatch(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        headers: dict[bytes, bytes],
+        context: RequestContext,
+        arrived: float,
+        began: float,
+        trail: Trail | None,
+    ) -> int | None:
+        """Answers the request; returns the status sent (None when the client left before its body was
+        whole)."""
+        path: str = scope["path"]
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         request_id = context.request_id
         host_header = headers.get(b"host", b"").decode("latin-1")
         host = _hostname(host_header)
@@ -155,28 +184,25 @@ class Gateway:
             break
         tenant = view.tenants.get(resolution.tenant_id) if resolution is not None else None
         if resolution is None or tenant is None:
-            await _plain(send, 401, "Unauthorized", request_id)
-            return
-        if tenant.status is not TenantStatus.ACTIVE:
-            await _plain(send, 403, "Tenant suspended", request_id)
-            return
+            return await _plain(send, 401, "Unauthorized", request_id)
         script_name = config.router.script_for(tenant.id, resolution.path)
+        if trail is not None:
+            trail.tenant_id, trail.script_name = tenant.id, script_name
+        if tenant.status is not TenantStatus.ACTIVE:
+            return await _plain(send, 403, "Tenant suspended", request_id)
         head = view.heads.get((namespace, script_name)) if script_name is not None else None
         if head is None or head.tenant_id != tenant.id:
-            await _plain(send, 404, "Tenant not deployed", request_id)
-            return
+            return await _plain(send, 404, "Tenant not deployed", request_id)
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes:
-            await _plain(send, 413, "Payload Too Large", request_id)
-            return
+            return await _plain(send, 413, "Payload Too Large", request_id)
         try:
             body = await _read_body(receive, config.max_request_bytes)
         except _TooLarge:
-            await _plain(send, 413, "Payload Too Large", request_id)
-            return
+            return await _plain(send, 413, "Payload Too Large", request_id)
         except _ClientGone:
-            return
+            return None
 
         forwarded = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -199,13 +225,19 @@ class Gateway:
             url += "?" + query.decode("latin-1")
         code = await self.scripts.get(head)
         limits = config.default_limits.override(**tenant.limits.as_dict())
+        trace = context.span  # the parent of the worker's subrequests
+        if trail is not None:
+            trace = trail.worker = trace.child()
+            trail.worker_started_ns = time.time_ns()
         result = await self.runtime.fetch(
             code,
-            RuntimeRequest(scope["method"], url, forwarded, body),
+            RuntimeRequest(scope["method"], url, forwarded, body, trace),
             limits,
             request_id=request_id,
             expose_errors=namespace == config.dev_namespace,
         )
+        if trail is not None:
+            trail.result = result
         if self.usage is not None:  # before the response is finished (DESIGN.md, "Usage")
             record = UsageRecord(arrived, request_id, namespace, head.name, tenant.id)
             self._meter(self.usage, record, result, began)
@@ -217,6 +249,7 @@ class Gateway:
         out.append((b"x-z0-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": out})
         await send({"type": "http.response.body", "body": result.body})
+        return result.status
 
     @staticmethod
     def _meter(usage: UsageLog, record: UsageRecord, result: RuntimeResponse, began: float) -> None:
@@ -280,12 +313,13 @@ async def _read_body(receive: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _plain(send: Any, status: int, text: str, request_id: str | None) -> None:
+async def _plain(send: Any, status: int, text: str, request_id: str | None) -> int:
     headers = [(b"content-type", b"text/plain; charset=utf-8")]
     if request_id:
         headers.append((b"x-z0-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text.encode()})
+    return status
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -1,7 +1,8 @@
-"""Request and trace ids, and the W3C trace context, behind a small interface (OpenTelemetry plugs in later).
+"""Request and trace ids, and the W3C trace context, behind a small interface.
 
 The gateway continues an incoming `traceparent` when it is valid, else starts a trace; the dispatch
-span gets a new id, which the worker sees as `x-z0-span-id` and as the parent in `traceparent`.
+span gets a new id, which the worker sees as `x-z0-span-id` and as the parent in `traceparent`. These
+ids are made whether or not spans are exported (observe/tracing.py records them with these ids).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Protocol
+
+from z0.observe.tracing import SpanRef
 
 __all__ = ["RequestContext", "TraceIds", "W3CTraceIds"]
 
@@ -27,6 +30,11 @@ class RequestContext:
     @property
     def traceparent(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+
+    @property
+    def span(self) -> SpanRef:
+        """The dispatch span."""
+        return SpanRef(self.trace_id, self.span_id, self.sampled)
 
 
 class TraceIds(Protocol):

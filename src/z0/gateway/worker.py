@@ -30,6 +30,7 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
     from z0.metering import UsageLog, usage_directory
+    from z0.observe.tracing import Tracing
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
     from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
@@ -37,13 +38,14 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
     Z0Server._threads()
     registry = Registry(create_registry_engine(settings.resolved_database_url))
     box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
+    tracing = Tracing.from_environment()
     runtime = Runtime(
-        runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
+        runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry, tracing)
     )
     usage = UsageLog(usage_directory(settings.data_dir))
     try:
         await runtime.start()
-        gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage)
+        gateway = build_gateway(gateway_config(settings), registry, runtime, box, usage, tracing)
         await gateway.view.start()
         server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()
@@ -56,6 +58,8 @@ async def serve_gateway(settings: Settings, sock: socket.socket, executors: int)
         await runtime.close()
         usage.close()
         registry.close()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
 
 
 def stop_with_parent(parent: int) -> None:

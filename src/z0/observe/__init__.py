@@ -1,0 +1,1 @@
+"""Observability: tracing, metrics, alerts and live logs."""
