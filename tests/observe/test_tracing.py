@@ -23,7 +23,7 @@ from tests.bindings.fetch_upstream import Upstream
 from tests.gateway.operator import Operator
 from tests.observe.otlp_receiver import CLIENT, INTERNAL, SERVER, OtlpReceiver
 from tests.support import LiveServer, start_server
-from z0.observe.tracing import SpanRef, Tracing, otlp_endpoint
+from z0.observe.tracing import SpanRef, Tracing, otlp_endpoint, sample_ratio
 
 # Answers with the headers it saw; `?fetches=N` fetches the upstream N times, each time trying to send
 # a traceparent of its own (z0 puts the subrequest's in its place); `?throw=1` throws.
@@ -264,17 +264,24 @@ def test_spans_still_in_the_batch_are_exported_when_z0_stops(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.endpoint}/v1/traces",
         "OTEL_BSP_SCHEDULE_DELAY": "600000",  # ten minutes: only the shutdown sends them
         "OTEL_SERVICE_NAME": "z0-edge",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0",  # no new trace is sampled; incoming ones keep their flag
     }
     site = open_site(tmp_path, upstream, "--workers", "1", "--executors", "1", env=env)
     try:
         trace_id, parent = new_trace()
         assert site.get("/?fetches=1", f"00-{trace_id}-{parent}-01").status_code == 200
+        fresh = site.get("/?fetches=1").json()
+        fresh_trace = fresh["headers"]["x-z0-trace-id"]
+        assert fresh["headers"]["traceparent"].endswith("-00")
+        assert upstream_traceparents(fresh)[0][0].startswith(f"00-{fresh_trace}-")
         time.sleep(0.3)
         assert receiver.spans(trace_id) == []
     finally:
         assert close_site(site) == 0
     spans = receiver.wait_for(trace_id, lambda found: len(found) == 3, timeout=2)
     assert {span.resource["service.name"] for span in spans.values()} == {"z0-edge"}
+    assert receiver.spans(fresh_trace) == []
 
 
 # The pieces
@@ -292,6 +299,18 @@ def test_otlp_endpoint_from_the_standard_variables(monkeypatch: pytest.MonkeyPat
     for name in [name for name in os.environ if name.startswith("OTEL_")]:
         monkeypatch.delenv(name)
     assert Tracing.from_environment() is None
+
+
+def test_sample_ratio_of_new_traces_from_the_standard_variables() -> None:
+    assert sample_ratio({}) == 1.0
+    assert sample_ratio({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}) == 1.0
+    assert sample_ratio({"OTEL_TRACES_SAMPLER": "always_off"}) == 0.0
+    ratio = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.05"}
+    assert sample_ratio(ratio) == 0.05
+    assert sample_ratio({**ratio, "OTEL_TRACES_SAMPLER": "traceidratio"}) == 0.05
+    assert sample_ratio({"OTEL_TRACES_SAMPLER": "traceidratio"}) == 1.0
+    assert sample_ratio({**ratio, "OTEL_TRACES_SAMPLER_ARG": "lots"}) == 1.0  # and a warning
+    assert sample_ratio({"OTEL_TRACES_SAMPLER": "xray"}) == 1.0
 
 
 def test_a_subrequest_span_names_no_credentials_query_or_fragment() -> None:

@@ -46,4 +46,5 @@ def build_gateway(
                 runtime.drop(script_key(head))
 
     view.on_change(forget_superseded)
-    return Gateway(config, view, scripts, runtime, usage=usage, tracing=tracing)
+    trace_ids = W3CTraceIds(tracing.sample_ratio) if tracing is not None else None
+    return Gateway(config, view, scripts, runtime, trace_ids=trace_ids, usage=usage, tracing=tracing)

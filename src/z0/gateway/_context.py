@@ -42,6 +42,14 @@ class TraceIds(Protocol):
 
 
 class W3CTraceIds:
+    """`sample_ratio`: the share of new traces that are sampled (as OpenTelemetry's TraceIdRatioBased,
+    by the trace id's low 64 bits); a continued trace keeps the sampled flag it came with."""
+
+    def __init__(self, sample_ratio: float = 1.0) -> None:
+        if not 0.0 <= sample_ratio <= 1.0:
+            raise ValueError(f"the trace sample ratio must be between 0 and 1, not {sample_ratio}")
+        self._bound = round(sample_ratio * (1 << 64))
+
     def begin(self, traceparent: bytes | None) -> RequestContext:
         trace_id, parent, sampled = None, None, True
         if traceparent:
@@ -53,9 +61,12 @@ class W3CTraceIds:
         random[6] = random[6] & 0x0F | 0x40  # a version 4 UUID: its version and variant bits
         random[8] = random[8] & 0x3F | 0x80
         hexed = random.hex()
+        if trace_id is None:
+            trace_id = hexed[32:64]
+            sampled = self._bound > 0xFFFF_FFFF_FFFF_FFFF or int(hexed[48:64], 16) < self._bound
         return RequestContext(
             request_id=f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}",
-            trace_id=trace_id or hexed[32:64],
+            trace_id=trace_id,
             span_id=hexed[64:80],
             parent_span_id=parent,
             sampled=sampled,

@@ -9,10 +9,15 @@ is exported: the worker sees the dispatch span as its parent, and each fetch car
 naming its own span. A span is recorded once it has ended, with those ids, and only when an OTLP
 endpoint is configured (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) and the
 trace is sampled; otherwise no OpenTelemetry object is made for a request.
+
+A trace that comes in with a `traceparent` keeps its sampled flag. New traces are all sampled, unless
+`OTEL_TRACES_SAMPLER=parentbased_traceidratio` and `OTEL_TRACES_SAMPLER_ARG=0.05` (say) choose a share:
+exporting costs the gateway about as much CPU as the request itself (bench/gateway_bench.py).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,7 +32,9 @@ from opentelemetry.util.types import AttributeValue
 
 import z0
 
-__all__ = ["SpanRef", "Tracing", "new_span_id", "otlp_endpoint"]
+__all__ = ["SpanRef", "Tracing", "new_span_id", "otlp_endpoint", "sample_ratio"]
+
+logger = logging.getLogger("z0.tracing")
 
 Attributes = dict[str, AttributeValue]
 
@@ -71,11 +78,39 @@ def otlp_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     return f"{base.rstrip('/')}/v1/traces" if base else None
 
 
+def sample_ratio(environ: Mapping[str, str] | None = None) -> float:
+    """The share of new traces to sample, from `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`. Every
+    sampler is read as its parent-based form: an incoming trace's own flag always wins."""
+    env = os.environ if environ is None else environ
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower().removeprefix("parentbased_")
+    if sampler in ("", "always_on"):
+        return 1.0
+    if sampler == "always_off":
+        return 0.0
+    if sampler != "traceidratio":
+        logger.warning("OTEL_TRACES_SAMPLER=%s is not one z0 knows; sampling every new trace", sampler)
+        return 1.0
+    argument = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or "1.0"
+    try:
+        ratio = float(argument)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        logger.warning(
+            "OTEL_TRACES_SAMPLER_ARG=%s is not a ratio from 0 to 1; sampling every new trace", argument
+        )
+        return 1.0
+    return ratio
+
+
 class Tracing:
     """Records z0's spans and exports them in batches, off the event loop; one per process that serves
     the gateway, shut down (which flushes what is left) when it stops."""
 
-    def __init__(self, exporter: SpanExporter, *, service_name: str = "z0") -> None:
+    def __init__(
+        self, exporter: SpanExporter, *, service_name: str = "z0", sample_ratio: float = 1.0
+    ) -> None:
+        self.sample_ratio = sample_ratio  # of new traces; the gateway's ids decide (W3CTraceIds)
         resource = Resource.create({"service.name": service_name, "service.version": z0.__version__})
         self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self._processor = BatchSpanProcessor(exporter)
@@ -93,7 +128,7 @@ class Tracing:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         service_name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "z0"
-        return cls(OTLPSpanExporter(), service_name=service_name)
+        return cls(OTLPSpanExporter(), service_name=service_name, sample_ratio=sample_ratio())
 
     def shutdown(self) -> None:
         """Exports what is still queued and stops; blocks (up to the exporter's timeout)."""
