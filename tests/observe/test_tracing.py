@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -311,6 +314,32 @@ def test_sample_ratio_of_new_traces_from_the_standard_variables() -> None:
     assert sample_ratio({"OTEL_TRACES_SAMPLER": "traceidratio"}) == 1.0
     assert sample_ratio({**ratio, "OTEL_TRACES_SAMPLER_ARG": "lots"}) == 1.0  # and a warning
     assert sample_ratio({"OTEL_TRACES_SAMPLER": "xray"}) == 1.0
+
+
+class StuckExporter(SpanExporter):
+    """A collector that never answers."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.released.wait(30)
+        return SpanExportResult.FAILURE
+
+
+def test_a_stuck_collector_does_not_hold_up_the_shutdown(caplog: pytest.LogCaptureFixture) -> None:
+    exporter = StuckExporter()
+    tracing = Tracing(exporter)
+    ref = SpanRef(uuid.uuid4().hex, uuid.uuid4().hex[:16], True)
+    now = time.time_ns()
+    tracing.fetch(
+        ref.child(), ref.span_id, now, now, method="GET", url="http://a.test/", status=200, failure=None
+    )
+    started = time.monotonic()
+    tracing.shutdown(timeout_s=0.3)
+    assert time.monotonic() - started < 2
+    assert "spans not exported within 0.3 s of stopping were dropped" in caplog.text
+    exporter.released.set()
 
 
 def test_a_subrequest_span_names_no_credentials_query_or_fragment() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -130,9 +131,14 @@ class Tracing:
         service_name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or "z0"
         return cls(OTLPSpanExporter(), service_name=service_name, sample_ratio=sample_ratio())
 
-    def shutdown(self) -> None:
-        """Exports what is still queued and stops; blocks (up to the exporter's timeout)."""
-        self.provider.shutdown()
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Exports what is still queued and stops. Blocks, for `timeout_s` at most: a collector that is
+        down (the exporter retries for 10 s a batch) must not hold up z0's stop."""
+        stopping = threading.Thread(target=self.provider.shutdown, name="z0-tracing-shutdown", daemon=True)
+        stopping.start()
+        stopping.join(timeout_s)
+        if stopping.is_alive():
+            logger.warning("spans not exported within %g s of stopping were dropped", timeout_s)
 
     # The spans
 
