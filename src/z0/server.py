@@ -29,6 +29,7 @@ from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
 from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
 from z0.observe.tail import TailHub, TailReceiver
+from z0.observe.tracing import Tracing, otlp_endpoint
 from z0.registry import Registry
 from z0.runtime.limits import Limits
 from z0.runtime.supervisor import Runtime, RuntimeConfig
@@ -95,11 +96,12 @@ class Z0Server:
         registry = await asyncio.to_thread(Registry.open, settings.resolved_database_url)
         workers = settings.workers or _cpu_count()
         executors = settings.executors or _cpu_count()
-        # With gateway workers, this process keeps one executor, for upload checks.
+        # With gateway workers, this process keeps one executor, for upload checks (and traces nothing).
         box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
+        tracing = Tracing.from_environment() if workers == 1 else None
         runtime = Runtime(
             runtime_config(settings, executors=executors if workers == 1 else 1),
-            host_ops=build_host_ops(settings, registry),
+            host_ops=build_host_ops(settings, registry, tracing),
         )
         usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 else None
         rollup = UsageRollup.for_settings(settings, registry.db)
@@ -124,6 +126,7 @@ class Z0Server:
                     usage,
                     metrics=metrics,
                     tail=tail,
+                    tracing=tracing,
                     metrics_page=(
                         (lambda: render(metrics_files, metrics)) if settings.gateway_metrics else None
                     ),
@@ -178,6 +181,8 @@ class Z0Server:
                     self._workers["usage roll-up"].kill()
         finally:
             await runtime.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
             if usage is not None:
                 usage.close()
             try:
@@ -285,6 +290,11 @@ class Z0Server:
             f"gateway: {gateway_url} (namespace {settings.namespace}, {_plural(workers, 'worker')})",
             f"control API: {api_url}",
             f"API docs: {api_url}/docs",
+        ]
+        endpoint = otlp_endpoint()
+        if endpoint is not None:
+            lines.append(f"traces: OTLP/HTTP to {endpoint}")
+        lines += [
             "Press Ctrl-C to stop.",
         ]
         print("\n".join(lines), file=self._out, flush=True)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from z0.observe.tracing import SpanRef
 from z0.runtime.hostops import HostOpError, StandardHostOps
 from z0.runtime.supervisor import ScriptCode
 
@@ -23,6 +24,7 @@ class OpContext:
     script: ScriptCode
     request_id: str
     binding: Mapping[str, Any] | None  # the binding's descriptor, for ops that act on one
+    trace: SpanRef | None = None  # the span the request's subrequests are children of
 
 
 Handler = Callable[[OpContext, dict[str, Any]], Awaitable[Any]]
@@ -41,11 +43,13 @@ class HostOpRouter:
             raise ValueError(f"host op {op!r} is registered twice")
         self._handlers[op] = (handler, binding_type)
 
-    async def perform(self, script: ScriptCode, request_id: str, op: dict[str, Any]) -> Any:
+    async def perform(
+        self, script: ScriptCode, request_id: str, op: dict[str, Any], trace: SpanRef | None = None
+    ) -> Any:
         name = op.get("op")
         entry = self._handlers.get(name) if isinstance(name, str) else None
         if entry is None:
-            return await self._standard.perform(script, request_id, op)
+            return await self._standard.perform(script, request_id, op, trace)
         handler, binding_type = entry
         binding = None
         if binding_type is not None:
@@ -53,4 +57,4 @@ class HostOpRouter:
             binding = script.bindings.get(binding_name) if isinstance(binding_name, str) else None
             if binding is None or binding.get("type") != binding_type:
                 raise HostOpError(f"{binding_name!r} is not a {binding_type} binding of this script.")
-        return await handler(OpContext(script, request_id, binding), op)
+        return await handler(OpContext(script, request_id, binding, trace), op)

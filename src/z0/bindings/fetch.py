@@ -12,6 +12,9 @@ Op `fetch`:    {method, url, headers: [[name, value], …], body: base64 | null,
 Its result:    {status, statusText, headers: [[name, value], …] (each Set-Cookie its own pair), url,
                 redirected, body: base64, bodyEncoding: "base64"}
 Op `fetch.abort`: {token} cancels the fetch of the same request that carried that token.
+
+Every fetch carries z0's `traceparent` (in place of any the worker set): the request's trace, and a
+span of its own under the request's, recorded as `z0.wfp.fetch` when tracing is exported.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +40,7 @@ import httpcore
 import httpx
 
 from z0.bindings._router import HostOpRouter, OpContext
+from z0.observe.tracing import Tracing
 from z0.registry import Registry
 from z0.runtime.hostops import HostOpError
 from z0.settings import Settings
@@ -458,6 +463,10 @@ class FetchRequest:
             headers = tuple(h for h in headers if h[0] not in _CROSS_ORIGIN_DROPPED)
         return replace(self, method=method, url=url, body=body, headers=headers)
 
+    def traced(self, traceparent: str) -> FetchRequest:
+        headers = tuple(header for header in self.headers if header[0] != "traceparent")
+        return replace(self, headers=(*headers, ("traceparent", traceparent)))
+
 
 def _headers_from_op(raw: Any) -> tuple[tuple[str, str], ...]:
     if raw is None:
@@ -580,8 +589,10 @@ class Fetcher:
         resolver: Resolver = system_resolver,
         network: httpcore.AsyncNetworkBackend | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.guard = Guard(allow_hosts, resolver)
+        self.tracing = tracing
         self.timeout_s = timeout_s
         self.max_response_bytes = max_response_bytes
         self._pool = httpcore.AsyncConnectionPool(
@@ -609,8 +620,33 @@ class Fetcher:
     # Host ops
 
     async def perform(self, ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
-        """The `fetch` op. A request has at most PER_REQUEST fetches open at once and a tenant at most
-        PER_TENANT (the others wait their turn), so that no one tenant holds the shared pool."""
+        """The `fetch` op, traced as a child of the request's span."""
+        request = FetchRequest.from_op(op)
+        parent = ctx.trace
+        if parent is None:
+            return await self._perform(ctx, op, request)
+        span = parent.child()
+        request = request.traced(span.traceparent)
+        if self.tracing is None or not span.sampled:
+            return await self._perform(ctx, op, request)
+        started = time.time_ns()
+        try:
+            result = await self._perform(ctx, op, request)
+        except BaseException as exc:
+            self.tracing.fetch(
+                span, parent.span_id, started, time.time_ns(),
+                method=request.method, url=request.url, status=None, failure=exc,
+            )  # fmt: skip
+            raise
+        self.tracing.fetch(
+            span, parent.span_id, started, time.time_ns(),
+            method=request.method, url=request.url, status=result["status"], failure=None,
+        )  # fmt: skip
+        return result
+
+    async def _perform(self, ctx: OpContext, op: dict[str, Any], request: FetchRequest) -> dict[str, Any]:
+        """A request has at most PER_REQUEST fetches open at once and a tenant at most PER_TENANT (the
+        others wait their turn), so that no one tenant holds the shared pool."""
         token = op.get("abort")
         key = (ctx.request_id, token) if isinstance(token, int) else None
         task = asyncio.current_task()
@@ -621,7 +657,7 @@ class Fetcher:
                 self._slots.hold(f"r:{ctx.request_id}", PER_REQUEST),
                 self._slots.hold(f"t:{ctx.script.tenant_id or ctx.script.name}", PER_TENANT),
             ):
-                return await self.fetch(FetchRequest.from_op(op))
+                return await self.fetch(request)
         except FetchRefused as exc:
             logger.info("%s %s: fetch refused: %s", ctx.request_id, ctx.script.name, exc.detail)
             raise
@@ -779,10 +815,13 @@ def register(
     resolver: Resolver = system_resolver,
     network: httpcore.AsyncNetworkBackend | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    tracing: Tracing | None = None,
 ) -> Fetcher:
     """Adds `fetch` and `fetch.abort` to the router (global ops: no binding). `resolver`, `network`
     and `ssl_context` are for tests; the returned Fetcher holds the connection pool (aclose it)."""
-    fetcher = Fetcher.from_settings(settings, resolver=resolver, network=network, ssl_context=ssl_context)
+    fetcher = Fetcher.from_settings(
+        settings, resolver=resolver, network=network, ssl_context=ssl_context, tracing=tracing
+    )
     router.register("fetch", fetcher.perform)
     router.register("fetch.abort", fetcher.abort)
     return fetcher

@@ -12,6 +12,7 @@ from z0.metering import UsageLog
 from z0.observe.health import Health
 from z0.observe.metrics import Metrics
 from z0.observe.tail import TailSink
+from z0.observe.tracing import Tracing
 from z0.registry import Registry
 from z0.runtime.supervisor import Runtime
 from z0.secrets import SecretBox
@@ -40,10 +41,11 @@ def build_gateway(
     tail: TailSink | None = None,
     health: Health | None = None,
     metrics_page: Callable[[], bytes] | None = None,
+    tracing: Tracing | None = None,
 ) -> Gateway:
     """The gateway app over a view of the registry; start `gateway.view` before serving. With a usage
-    log, every invocation is recorded there; with a tail sink, published for `z0 tail`. `/_z0/readyz`
-    asks `health`; `/_z0/metrics` serves `metrics_page` when there is one."""
+    log, every invocation is recorded there; with a tail sink, published for `z0 tail`; with tracing,
+    its spans are exported. `/_z0/readyz` asks `health`; `/_z0/metrics` serves `metrics_page`."""
     view = RegistryView(registry)
     scripts = ScriptCache(registry, box)
 
@@ -55,14 +57,17 @@ def build_gateway(
                 runtime.drop(script_key(head))
 
     view.on_change(forget_superseded)
+    trace_ids = W3CTraceIds(tracing.sample_ratio) if tracing is not None else None
     return Gateway(
         config,
         view,
         scripts,
         runtime,
+        trace_ids=trace_ids,
         usage=usage,
         metrics=metrics,
         tail=tail,
         health=health or Health(registry, runtime),
         metrics_page=metrics_page,
+        tracing=tracing,
     )

@@ -9,7 +9,8 @@
 `/_z0/…` on the gateway port is z0's own: health, readiness and (when `gateway_metrics` is set) metrics.
 
 Every answer is counted in `metrics` (labels from the registry only), every invocation also once it
-ended (CPU, outcome), and published to `tail` for `z0 tail`.
+ended (CPU, outcome), and published to `tail` for `z0 tail`. With tracing, each answer is a
+`z0.wfp.dispatch` span, and each worker invocation a `z0.wfp.user_worker` span under it.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from z0.gateway._context import TraceIds, W3CTraceIds
+from z0.gateway._context import RequestContext, TraceIds, W3CTraceIds
 from z0.gateway._routing import Router
 from z0.gateway._scripts import ScriptCache
+from z0.gateway._spans import Trail
 from z0.gateway._strategies import HostnameStrategy, KeyStrategy, PathStrategy, Resolution, Strategy
 from z0.gateway._view import RegistryView
 from z0.metering import Entry, Measures, UsageLog, UsageRecord
 from z0.observe.health import Health
 from z0.observe.metrics import METRICS_CONTENT_TYPE, Metrics
 from z0.observe.tail import TailEvent, TailSink
+from z0.observe.tracing import Tracing
 from z0.registry import TenantStatus
 from z0.runtime.limits import Limits
 from z0.runtime.outcomes import Outcome
@@ -126,6 +129,7 @@ class Gateway:
         tail: TailSink | None = None,
         health: Health | None = None,
         metrics_page: Callable[[], bytes] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.config = config
         self.view = view
@@ -137,6 +141,7 @@ class Gateway:
         self.tail = tail
         self.health = health
         self.metrics_page = metrics_page
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -149,10 +154,34 @@ class Gateway:
         if path.startswith("/_z0/"):
             await self._own(path, send)
             return
-        metrics = self.metrics
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        headers = {name: value for name, value in raw_headers}
+        headers: dict[bytes, bytes] = {name: value for name, value in scope["headers"]}
         context = self.trace_ids.begin(headers.get(b"traceparent"))
+        tracing = self.tracing
+        if tracing is None or not context.sampled:
+            await self._dispatch(scope, receive, send, headers, context, arrived, began, None)
+            return
+        trail = Trail(int(arrived * 1e9))
+        try:
+            trail.status = await self._dispatch(scope, receive, send, headers, context, arrived, began, trail)
+        finally:
+            trail.record(tracing, context, scope["method"], path)
+
+    async def _dispatch(
+        self,
+        scope: Scope,
+        receive: Any,
+        send: Any,
+        headers: dict[bytes, bytes],
+        context: RequestContext,
+        arrived: float,
+        began: float,
+        trail: Trail | None,
+    ) -> int | None:
+        """Answers the request; returns the status sent (None when the client left before its body was
+        whole)."""
+        path: str = scope["path"]
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        metrics = self.metrics
         request_id = context.request_id
         host_header = headers.get(b"host", b"").decode("latin-1")
         host = _hostname(host_header)
@@ -170,19 +199,18 @@ class Gateway:
             break
         tenant = view.tenants.get(resolution.tenant_id) if resolution is not None else None
         if resolution is None or tenant is None:
-            await _plain(send, 401, "Unauthorized", request_id)
             metrics.dispatch("", "", 401, _ms_since(began))
-            return
-        if tenant.status is not TenantStatus.ACTIVE:
-            await _plain(send, 403, "Tenant suspended", request_id)
-            metrics.dispatch(tenant.id, "", 403, _ms_since(began))
-            return
+            return await _plain(send, 401, "Unauthorized", request_id)
         script_name = config.router.script_for(tenant.id, resolution.path)
+        if trail is not None:
+            trail.tenant_id, trail.script_name = tenant.id, script_name
+        if tenant.status is not TenantStatus.ACTIVE:
+            metrics.dispatch(tenant.id, "", 403, _ms_since(began))
+            return await _plain(send, 403, "Tenant suspended", request_id)
         head = view.heads.get((namespace, script_name)) if script_name is not None else None
         if head is None or head.tenant_id != tenant.id:
-            await _plain(send, 404, "Tenant not deployed", request_id)
             metrics.dispatch(tenant.id, "", 404, _ms_since(began))
-            return
+            return await _plain(send, 404, "Tenant not deployed", request_id)
 
         declared = headers.get(b"content-length")
         too_large = declared is not None and declared.isdigit() and int(declared) > config.max_request_bytes
@@ -192,11 +220,10 @@ class Gateway:
             except _TooLarge:
                 too_large = True
             except _ClientGone:
-                return
+                return None
         if too_large:
-            await _plain(send, 413, "Payload Too Large", request_id)
             metrics.dispatch(tenant.id, head.name, 413, _ms_since(began))
-            return
+            return await _plain(send, 413, "Payload Too Large", request_id)
 
         forwarded = [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -219,13 +246,19 @@ class Gateway:
             url += "?" + query.decode("latin-1")
         code = await self.scripts.get(head)
         limits = config.default_limits.override(**tenant.limits.as_dict())
+        trace = context.span  # the parent of the worker's subrequests
+        if trail is not None:
+            trace = trail.worker = trace.child()
+            trail.worker_started_ns = time.time_ns()
         result = await self.runtime.fetch(
             code,
-            RuntimeRequest(scope["method"], url, forwarded, body),
+            RuntimeRequest(scope["method"], url, forwarded, body, trace),
             limits,
             request_id=request_id,
             expose_errors=namespace == config.dev_namespace,
         )
+        if trail is not None:
+            trail.result = result
         record = UsageRecord(arrived, request_id, namespace, head.name, tenant.id)
         self._account(record, result, began, scope["method"], url)  # before the response is finished
         out = [
@@ -236,6 +269,7 @@ class Gateway:
         out.append((b"x-z0-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": result.status, "headers": out})
         await send({"type": "http.response.body", "body": result.body})
+        return result.status
 
     def _account(
         self, record: UsageRecord, result: RuntimeResponse, began: float, method: str, url: str
@@ -350,12 +384,13 @@ async def _json(send: Any, status: int, data: Any) -> None:
     await send({"type": "http.response.body", "body": json.dumps(data).encode()})
 
 
-async def _plain(send: Any, status: int, text: str, request_id: str | None) -> None:
+async def _plain(send: Any, status: int, text: str, request_id: str | None) -> int:
     headers = [(b"content-type", b"text/plain; charset=utf-8")]
     if request_id:
         headers.append((b"x-z0-request-id", request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text.encode()})
+    return status
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

@@ -45,6 +45,7 @@ async def serve_gateway(
     from z0.metering import UsageLog, usage_directory
     from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
     from z0.observe.tail import TailSender
+    from z0.observe.tracing import Tracing
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
     from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
@@ -52,8 +53,9 @@ async def serve_gateway(
     Z0Server._threads()
     registry = Registry(create_registry_engine(settings.resolved_database_url))
     box = SecretBox.for_data_dir(settings.data_dir, master_key(settings))
+    tracing = Tracing.from_environment()
     runtime = Runtime(
-        runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry)
+        runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry, tracing)
     )
     usage = UsageLog(usage_directory(settings.data_dir))
     metrics = Metrics()
@@ -72,6 +74,7 @@ async def serve_gateway(
             usage,
             metrics=metrics,
             tail=tail,
+            tracing=tracing,
             metrics_page=(lambda: render(files, metrics)) if settings.gateway_metrics else None,
         )
         await gateway.view.start()
@@ -93,6 +96,8 @@ async def serve_gateway(
         await runtime.close()
         usage.close()
         registry.close()
+        if tracing is not None:
+            await asyncio.to_thread(tracing.shutdown)
 
 
 async def _announce_ready(server: Any, ready_fd: int | None) -> None:

@@ -1,1 +1,1 @@
-"""z0 observing itself: metrics, health, live tenant logs (and traces)."""
+"""z0 observing itself: metrics, health, traces and live tenant logs."""

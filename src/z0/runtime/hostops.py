@@ -10,6 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from z0.observe.tracing import SpanRef
     from z0.runtime.supervisor import ScriptCode
 
 __all__ = ["MAX_TIMER_MS", "HostOpError", "HostOps", "StandardHostOps"]
@@ -22,13 +23,18 @@ class HostOpError(Exception):
 
 
 class HostOps(Protocol):
-    async def perform(self, script: ScriptCode, request_id: str, op: dict[str, Any]) -> Any: ...
+    async def perform(
+        self, script: ScriptCode, request_id: str, op: dict[str, Any], trace: SpanRef | None = None
+    ) -> Any:
+        """`trace`: the span the request's subrequests are children of."""
 
 
 class StandardHostOps:
     """The ops every script has, whatever its bindings."""
 
-    async def perform(self, script: ScriptCode, request_id: str, op: dict[str, Any]) -> Any:
+    async def perform(
+        self, script: ScriptCode, request_id: str, op: dict[str, Any], trace: SpanRef | None = None
+    ) -> Any:
         kind = op.get("op")
         if kind == "timer":
             delay = op.get("ms", 0)

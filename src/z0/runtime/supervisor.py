@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from z0.observe.tracing import SpanRef
 from z0.runtime.executor import STATUS
 from z0.runtime.hostops import HostOpError, HostOps, StandardHostOps
 from z0.runtime.limits import DEFAULT_LIMITS, Limits
@@ -108,6 +109,7 @@ class RuntimeRequest:
     url: str
     headers: list[tuple[str, str]]
     body: bytes = b""
+    trace: SpanRef | None = None  # the span its subrequests are children of (their traceparent's parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,7 +536,7 @@ class Runtime:
 
     async def _perform_one(self, call: _Call, op: dict[str, Any]) -> None:
         try:
-            value = await self.host_ops.perform(call.script, call.request_id, op)
+            value = await self.host_ops.perform(call.script, call.request_id, op, call.request.trace)
         except HostOpError as exc:
             self._result(call, op["id"], False, str(exc))
         except Exception:
