@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.server
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -91,6 +93,7 @@ class Config:
     processes: int
     family: str  # z0, bare, workerd: the plots' colours
     short: str  # the plots' label
+    env: tuple[tuple[str, str], ...] = ()  # settings for z0 (the platform's own work on or off)
 
 
 @dataclass
@@ -116,6 +119,11 @@ CONFIGS = [
            "z0, 1 worker + 1 executor"),
     Config("z0-2", "z0 gateway → hello-world worker, 2 workers, 2 executors", 2, "z0",
            "z0, 2 workers + 2 executors"),
+    Config("z0-1-off", "z0, 1 worker, metering, metrics and tail off", 1, "z0",
+           "z0, 1 + 1, metering/metrics/tail off",
+           (("Z0_METERING", "false"), ("Z0_METRICS", "false"), ("Z0_TAIL", "false"))),
+    Config("z0-1-traced", "z0, 1 worker, every request traced and exported (OTLP/HTTP)", 1, "z0",
+           "z0, 1 + 1, traced", (("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp"),)),
     Config("bare-1", "bare ASGI hello world, z0's server (uvicorn, httptools, asyncio)", 1, "bare",
            "bare, z0's server (asyncio), 1 process"),
     Config("bare-2", "bare ASGI hello world, z0's server (uvicorn, httptools, asyncio)", 2, "bare",
@@ -130,6 +138,32 @@ CONFIGS = [
 
 
 # --- processes -------------------------------------------------------------------------------------
+
+
+class _Discard(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that accepts spans and keeps none (for the traced configuration)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def otlp_receiver(port: int) -> Iterator[None]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Discard)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def check_port_free(port: int, wait_s: float = 0.0) -> None:
@@ -324,6 +358,8 @@ def z0_target(config: Config, workdir: Path, ports: dict[str, int], client: http
         "--workers", str(config.processes), "--executors", str(config.processes),
     ]  # fmt: skip
     env = {**os.environ, "Z0_API_TOKEN": token}
+    for name, value in config.env:  # "otlp": the discarding receiver this bench runs
+        env[name] = f"http://127.0.0.1:{ports['otlp']}" if value == "otlp" else value
     with started(config.key, command, workdir, [api_port, gateway_port], env) as (process, log):
         api = f"http://127.0.0.1:{api_port}/client/v4"
         auth = {"authorization": f"Bearer {token}"}
@@ -619,6 +655,23 @@ def report(
             *ratios,
         ]
 
+    if "z0-1" in results and "z0-1-off" in results:
+        lines += [
+            "",
+            "The platform's own work (z0 with 1 worker; medians): metering, metrics and tail cost "
+            f"{cpu('z0-1') - cpu('z0-1-off'):.0f} µs of CPU per request "
+            f"({(cpu('z0-1') / cpu('z0-1-off') - 1) * 100:.1f}% of the request's CPU); with them on, "
+            f"{rate('z0-1') / rate('z0-1-off') * 100:.1f}% of the requests/s with them off."
+            + (
+                f" Tracing every request and exporting it adds {cpu('z0-1-traced') - cpu('z0-1'):.0f} µs "
+                f"({(cpu('z0-1-traced') / cpu('z0-1') - 1) * 100:.1f}%); requests/s "
+                f"{rate('z0-1-traced') / rate('z0-1') * 100:.1f}% of untraced. Without an OTLP endpoint "
+                "nothing is exported and no span is made."
+                if "z0-1-traced" in results
+                else ""
+            ),
+        ]
+
     def shares(key: str) -> str:
         """Each part's share of the configuration's CPU and its CPU per request (medians of the runs)."""
         found: dict[str, list[tuple[float, float]]] = {}
@@ -670,14 +723,18 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk (or make bench, as root)")
     base = args.port_base
     bench_began = time.monotonic()
-    ports = {"z0-api": base, "z0-gateway": base + 1, "bare": base + 2, "workerd": base + 3}
+    ports = {"z0-api": base, "z0-gateway": base + 1, "bare": base + 2, "workerd": base + 3, "otlp": base + 4}
     try:
         for port in ports.values():
             check_port_free(port)
         workerd_version = ensure_workerd() if any(c.family == "workerd" for c in chosen) else "not run"
         loads = (f"{os.getloadavg()[0]:.2f}", "")
         results: dict[str, list[Run]] = {c.key: [] for c in chosen}
-        with tempfile.TemporaryDirectory(prefix="z0-peers-") as tmp, httpx.Client(trust_env=False) as client:
+        with (
+            tempfile.TemporaryDirectory(prefix="z0-peers-") as tmp,
+            httpx.Client(trust_env=False) as client,
+            otlp_receiver(ports["otlp"]),
+        ):
             workdir = Path(tmp)
             script = workdir / "percentiles.lua"
             script.write_text(WRK_LUA)

@@ -27,7 +27,8 @@ from z0.gateway import GatewayConfig, build_gateway
 from z0.gateway._protocol import CoalescingHttpProtocol
 from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
-from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
+from z0.observe.metrics import MetricsFiles, MetricsReporter, render
+from z0.observe.metrics import for_settings as metrics_for
 from z0.observe.tail import TailHub, TailReceiver
 from z0.observe.tracing import Tracing, otlp_endpoint
 from z0.registry import Registry
@@ -103,9 +104,9 @@ class Z0Server:
             runtime_config(settings, executors=executors if workers == 1 else 1),
             host_ops=build_host_ops(settings, registry, tracing),
         )
-        usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 else None
+        usage = UsageLog(usage_directory(settings.data_dir)) if workers == 1 and settings.metering else None
         rollup = UsageRollup.for_settings(settings, registry.db)
-        metrics = Metrics()
+        metrics = metrics_for(settings)
         metrics_files = MetricsFiles.for_data_dir(settings.data_dir)
         metrics_files.clear()
         reporter = MetricsReporter(metrics, metrics_files, runtime, settings.metrics_flush_interval_s)
@@ -125,7 +126,7 @@ class Z0Server:
                     box,
                     usage,
                     metrics=metrics,
-                    tail=tail,
+                    tail=tail if settings.tail else None,
                     tracing=tracing,
                     metrics_page=(
                         (lambda: render(metrics_files, metrics)) if settings.gateway_metrics else None

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         30, ge=0, description="Days consumed usage log segments (per-invocation records) are kept."
     )
 
+    # The platform's own work per request, each on by default; off only to measure what it costs
+    # (`bench/peers_bench.py`): without metering nothing is billed, without metrics /metrics is empty.
+    metering: bool = Field(True, description="Record every invocation's usage (billing needs it).")
+    metrics: bool = Field(True, description="Count requests for /metrics.")
+    tail: bool = Field(True, description="Keep invocations' logs for `z0 tail`.")
+
     # Observability: metrics snapshots, the gateway port's own /_z0/metrics, live tenant logs.
     metrics_flush_interval_s: float = Field(
         1.0, gt=0, le=60, description="Seconds between each process's metrics snapshots."

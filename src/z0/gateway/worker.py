@@ -43,7 +43,8 @@ async def serve_gateway(
     from z0.bindings.platform import build_host_ops
     from z0.gateway import build_gateway
     from z0.metering import UsageLog, usage_directory
-    from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
+    from z0.observe.metrics import MetricsFiles, MetricsReporter, render
+    from z0.observe.metrics import for_settings as metrics_for
     from z0.observe.tail import TailSender
     from z0.observe.tracing import Tracing
     from z0.runtime.supervisor import Runtime
@@ -57,11 +58,11 @@ async def serve_gateway(
     runtime = Runtime(
         runtime_config(settings, executors=executors), host_ops=build_host_ops(settings, registry, tracing)
     )
-    usage = UsageLog(usage_directory(settings.data_dir))
-    metrics = Metrics()
+    usage = UsageLog(usage_directory(settings.data_dir)) if settings.metering else None
+    metrics = metrics_for(settings)
     files = MetricsFiles.for_data_dir(settings.data_dir)
     reporter = MetricsReporter(metrics, files, runtime, settings.metrics_flush_interval_s)
-    tail = TailSender(tail_sock) if tail_sock is not None else None
+    tail = TailSender(tail_sock) if tail_sock is not None and settings.tail else None
     try:
         await runtime.start()
         if tail is not None:
@@ -94,7 +95,8 @@ async def serve_gateway(
         if tail is not None:
             tail.close()
         await runtime.close()
-        usage.close()
+        if usage is not None:
+            usage.close()
         registry.close()
         if tracing is not None:
             await asyncio.to_thread(tracing.shutdown)

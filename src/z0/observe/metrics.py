@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from z0.runtime.supervisor import CacheStats, Runtime
+from z0.settings import Settings
 
 __all__ = [
     "CPU_BUCKETS_MS",
@@ -37,7 +38,9 @@ __all__ = [
     "Metrics",
     "MetricsFiles",
     "MetricsReporter",
+    "NoMetrics",
     "Snapshot",
+    "for_settings",
     "render",
 ]
 
@@ -167,6 +170,19 @@ class Metrics:
             executors=cache.executors if cache is not None else 0,
             executors_answering=cache.answering if cache is not None else 0,
         )
+
+
+class NoMetrics(Metrics):
+    """Counts nothing (the `metrics = false` setting)."""
+
+    def dispatch(self, tenant_id: str, script_name: str, status: int, duration_ms: float) -> None:
+        pass
+
+    def invocation(self, tenant_id: str, cpu_ms: float, outcome: str) -> None:
+        pass
+
+    def deployment(self, tenant_id: str, succeeded: bool) -> None:
+        pass
 
 
 class MetricsFiles:
@@ -337,6 +353,10 @@ def _histogram(
             cumulative.append((edge, float(running)))
         family.add_metric([tenant], cumulative, sum_value=total)
     return family
+
+
+def for_settings(settings: Settings) -> Metrics:
+    return Metrics() if settings.metrics else NoMetrics()
 
 
 def render(files: MetricsFiles, live: Metrics) -> bytes:
