@@ -179,7 +179,9 @@ class Z0Server:
                     await asyncio.wait_for(rolling, 10)
                 except TimeoutError:
                     logger.error("the usage roll-up process did not stop within 10 s; killed")
-                    self._workers["usage roll-up"].kill()
+                    if (process := self._workers.get("usage roll-up")) is not None:
+                        with contextlib.suppress(ProcessLookupError):
+                            process.kill()
         finally:
             await runtime.close()
             if tracing is not None:
