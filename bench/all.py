@@ -49,7 +49,9 @@ def main() -> None:
     failed: list[str] = []
     began = time.monotonic()
     for number, name in enumerate(present, 1):
-        command = [sys.executable, str(BENCH / name), *(["--write"] if args.write else [])]
+        # scale_bench.py and noisy_bench.py draw their plots only when asked
+        plots = ["--plots"] if args.write and name in ("scale_bench.py", "noisy_bench.py") else []
+        command = [sys.executable, str(BENCH / name), *(["--write"] if args.write else []), *plots]
         print(f"\n=== [{number}/{len(present)}] bench/{name}{' --write' if args.write else ''}", flush=True)
         started = time.monotonic()
         code = run(command)
