@@ -23,13 +23,13 @@ import z0
 from z0.bindings.platform import build_host_ops
 from z0.bootstrap import Bootstrap, bootstrap
 from z0.control import API_PREFIX, create_control_app
-from z0.gateway import GatewayConfig, build_gateway
+from z0.gateway import Gateway, GatewayConfig, build_gateway
 from z0.gateway._protocol import CoalescingHttpProtocol
 from z0.gateway.worker import SETTINGS_VARIABLE
 from z0.metering import UsageLog, UsageRollup, usage_directory
-from z0.observe.metrics import MetricsFiles, MetricsReporter, render
+from z0.observe.metrics import Metrics, MetricsFiles, MetricsReporter, render
 from z0.observe.metrics import for_settings as metrics_for
-from z0.observe.tail import TailHub, TailReceiver
+from z0.observe.tail import TailHub, TailReceiver, TailSink
 from z0.observe.tracing import Tracing, otlp_endpoint
 from z0.registry import Registry
 from z0.runtime.limits import Limits
@@ -119,18 +119,8 @@ class Z0Server:
             tasks: list[asyncio.Task[None]] = []
             gateway = None
             if workers == 1:
-                gateway = build_gateway(
-                    gateway_config(settings),
-                    registry,
-                    runtime,
-                    box,
-                    usage,
-                    metrics=metrics,
-                    tail=tail if settings.tail else None,
-                    tracing=tracing,
-                    metrics_page=(
-                        (lambda: render(metrics_files, metrics)) if settings.gateway_metrics else None
-                    ),
+                gateway = serving_gateway(
+                    settings, registry, runtime, box, usage, metrics, metrics_files, tail, tracing
                 )
                 await gateway.view.start()
                 gateway_server = make_server(gateway, settings)
@@ -347,6 +337,31 @@ def default_limits(settings: Settings) -> Limits:
         cpu_ms=settings.default_cpu_ms,
         memory_mb=settings.default_memory_mb,
         subrequests=settings.default_subrequests,
+    )
+
+
+def serving_gateway(
+    settings: Settings,
+    registry: Registry,
+    runtime: Runtime,
+    box: SecretBox,
+    usage: UsageLog | None,
+    metrics: Metrics,
+    metrics_files: MetricsFiles,
+    tail: TailSink | None,
+    tracing: Tracing | None,
+) -> Gateway:
+    """The gateway as `z0 serve` runs it, in its own process (`--workers 1`) or in a gateway worker."""
+    return build_gateway(
+        gateway_config(settings),
+        registry,
+        runtime,
+        box,
+        usage,
+        metrics=metrics,
+        tail=tail if settings.tail else None,
+        tracing=tracing,
+        metrics_page=(lambda: render(metrics_files, metrics)) if settings.gateway_metrics else None,
     )
 
 

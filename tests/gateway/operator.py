@@ -23,6 +23,13 @@ class Operator:
         )
         self.gateway = httpx.Client(base_url=server.gateway_url, timeout=60)
 
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.api.close()
+        self.gateway.close()
+
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.api.request(method, path, **kwargs)
         assert response.status_code == 200, response.text

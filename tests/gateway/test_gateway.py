@@ -38,10 +38,8 @@ def mirror(name: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def operator(live_server: LiveServer) -> Iterator[Operator]:
-    op = Operator(live_server)
-    yield op
-    op.api.close()
-    op.gateway.close()
+    with Operator(live_server) as op:
+        yield op
 
 
 @pytest.fixture(scope="module")

@@ -31,10 +31,8 @@ export default {
 
 @pytest.fixture(scope="module")
 def operator(live_server: LiveServer) -> Iterator[Operator]:
-    op = Operator(live_server)
-    yield op
-    op.api.close()
-    op.gateway.close()
+    with Operator(live_server) as op:
+        yield op
 
 
 def usage(operator: Operator, path: str, token: str | None = None, **params: str) -> httpx.Response:

@@ -137,10 +137,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def operator(server: LiveServer) -> Iterator[Operator]:
-    op = Operator(server)
-    yield op
-    op.api.close()
-    op.gateway.close()
+    with Operator(server) as op:
+        yield op
 
 
 def scrape(server: LiveServer) -> Samples:

@@ -92,10 +92,8 @@ class Tail:
 
 @pytest.fixture(scope="module")
 def operator(live_server: LiveServer) -> Iterator[Operator]:
-    op = Operator(live_server)
-    yield op
-    op.api.close()
-    op.gateway.close()
+    with Operator(live_server) as op:
+        yield op
 
 
 def tenant_with_worker(operator: Operator, who: str) -> tuple[str, str, str]:

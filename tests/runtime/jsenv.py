@@ -6,9 +6,7 @@ env.run("return new Headers({a: '1'}).get('A')")   # the body of an async functi
 
 from __future__ import annotations
 
-import gc
 import json
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -88,12 +86,3 @@ class JsEnv:
     def memory(self) -> int:
         self.ctx.gc()
         return int(self.ctx.memory()["memory_used_size"])
-
-
-def collect_earlier_garbage() -> None:
-    """Collects what earlier tests left for the cycle collector, its ResourceWarnings silenced, so that
-    a memory test that makes Python collect does not fail on another test's leftovers. (Seen in CI: an
-    earlier test's executor socket and process were collected here; which test leaves them is open.)"""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()

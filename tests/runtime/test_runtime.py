@@ -9,6 +9,7 @@ import os
 import signal
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -246,6 +247,36 @@ async def test_builtin_runaway_is_stopped_by_the_watchdog() -> None:
         assert after.status == 200
 
 
+def executor_processes() -> set[int]:
+    """This process's executor children, of every Runtime (quarantine executors included)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and b"z0.runtime.executor" in command:
+            found.add(int(entry.name))
+    return found
+
+
+async def test_requests_that_need_the_quarantine_share_one_executor() -> None:
+    before = executor_processes()
+    async with Runtime(RuntimeConfig(executors=1, quarantine_s=30)) as runtime:
+        tripped = await call(runtime, script("builtin-runaway"), limits=Limits(cpu_ms=50))
+        assert json.loads(tripped.body)["error"] == "exceeded_cpu"
+        for _ in range(200):
+            if runtime.restarts == 1 and len(runtime.executor_pids()) == 1:
+                break
+            await asyncio.sleep(0.01)
+        calm = script("builtin-runaway", "hello.js")  # the same script: it runs quarantined for a while
+        answers = await asyncio.gather(*(call(runtime, calm) for _ in range(6)))
+        assert [answer.status for answer in answers] == [200] * 6
+        assert len(executor_processes() - before) == 2  # the replaced executor and one quarantine
+    assert executor_processes() - before == set()  # closing the runtime stopped every one
+
+
 async def test_neighbours_of_runaways_answer_correctly_throughout() -> None:
     async with Runtime(RuntimeConfig(executors=2, quarantine_s=30)) as runtime:
         good = script("hello", NAME="good")
@@ -437,6 +468,48 @@ async def test_cpu_budget_is_not_charged_for_neighbours_on_other_cores() -> None
         assert all(status == 200 for status, _ in outcomes), outcomes
 
 
+def home_of(runtime: Runtime, code: ScriptCode) -> int:
+    return zlib.crc32(code.key.encode()) % len(runtime.executor_pids())
+
+
+async def test_requests_are_routed_around_another_scripts_long_turns() -> None:
+    async with Runtime(RuntimeConfig(executors=2, long_turn_ms=2)) as runtime:
+        state = script("stateful")
+        busy = script("busy")
+        while home_of(runtime, busy) != home_of(runtime, state):
+            busy = script("busy")
+        home = runtime._executors[home_of(runtime, state)]
+        counts = [json.loads((await call(runtime, state)).body)["count"] for _ in range(2)]
+        assert counts == [1, 2]  # one isolate, at home
+
+        probe = await call(runtime, busy, get("https://t.example/?n=200000"), Limits(cpu_ms=2000))
+        n = int(40 / ((await probe.completion).cpu_ms / 200000))  # ~40 ms of CPU a request
+        stop = asyncio.Event()
+
+        async def hog() -> None:
+            while not stop.is_set():
+                await call(runtime, busy, get(f"https://t.example/?n={n}"), Limits(cpu_ms=400))
+
+        hogs = [asyncio.ensure_future(hog()) for _ in range(3)]
+        try:
+            for _ in range(300):
+                if home.hog == busy.name:
+                    break
+                await asyncio.sleep(0.005)
+            assert home.hog == busy.name
+            # Not queued behind busy's turns: a fresh isolate on the other executor answers.
+            assert json.loads((await call(runtime, state)).body)["count"] == 1
+        finally:
+            stop.set()
+            await asyncio.gather(*hogs)
+        for _ in range(300):
+            if home.hog is None:
+                break
+            await asyncio.sleep(0.005)
+        assert home.hog is None  # busy has no request there any more
+        assert json.loads((await call(runtime, state)).body)["count"] == 3  # home again
+
+
 async def test_the_html_page_example(runtime: Runtime) -> None:
     page = script("html-page", ("index.js", (EXAMPLES / "html-page" / "index.js").read_text()))
     response = await call(
@@ -520,3 +593,14 @@ export default {
         assert [a.status for a in answers] == [503, 503, 503]  # the two behind the hung one timed out waiting
         after = await call(runtime, code, get("https://t.example/"))
         assert (after.status, after.body) == (200, b"fine")
+
+
+async def test_a_closed_runtime_refuses_requests_rather_than_keeping_them_waiting() -> None:
+    runtime = Runtime(RuntimeConfig(executors=1))
+    await runtime.start()
+    slow = asyncio.ensure_future(call(runtime, script("timers")))
+    await asyncio.sleep(0.02)
+    await runtime.close()
+    assert (await slow).status == 503  # canceled by the close, answered
+    with pytest.raises(RuntimeError, match="as the runtime is closing"):
+        await call(runtime, script("hello"))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.runtime.jsenv import JsEnv, JsError, collect_earlier_garbage
+from tests.runtime.jsenv import JsEnv, JsError
 
 
 @pytest.fixture(scope="module")
@@ -355,7 +355,6 @@ def test_idna_processing(env: JsEnv) -> None:
 
 def test_memory_budget() -> None:
     """The isolate cost of url.js (in nearly every isolate) and of idna.js (lazy); a guard against growth."""
-    collect_earlier_garbage()
     empty = JsEnv().memory()
     url = JsEnv(["url"]).memory() - empty
     both = JsEnv(["url"], lazy=["idna"]).memory() - empty

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import quickjs
 
-from tests.runtime.jsenv import JsEnv, collect_earlier_garbage
+from tests.runtime.jsenv import JsEnv
 from z0.runtime.jsapi import api_files, build_prelude, files_named, select_files
 
 WEB = [
@@ -48,7 +48,6 @@ def isolate_memory(names: list[str]) -> int:
 
 
 def test_memory_of_the_web_api() -> None:
-    collect_earlier_garbage()
     files = api_files()
     empty = isolate_memory([])
     always = [name for name in WEB if files[name].always]

@@ -41,15 +41,14 @@ async def serve_gateway(
     ready_fd: int | None = None,
 ) -> None:
     from z0.bindings.platform import build_host_ops
-    from z0.gateway import build_gateway
     from z0.metering import UsageLog, usage_directory
-    from z0.observe.metrics import MetricsFiles, MetricsReporter, render
+    from z0.observe.metrics import MetricsFiles, MetricsReporter
     from z0.observe.metrics import for_settings as metrics_for
     from z0.observe.tail import TailSender
     from z0.observe.tracing import Tracing
     from z0.runtime.supervisor import Runtime
     from z0.secrets import SecretBox
-    from z0.server import Z0Server, gateway_config, make_server, master_key, runtime_config
+    from z0.server import Z0Server, make_server, master_key, runtime_config, serving_gateway
 
     Z0Server._threads()
     registry = Registry(create_registry_engine(settings.resolved_database_url))
@@ -67,17 +66,7 @@ async def serve_gateway(
         await runtime.start()
         if tail is not None:
             await tail.start()
-        gateway = build_gateway(
-            gateway_config(settings),
-            registry,
-            runtime,
-            box,
-            usage,
-            metrics=metrics,
-            tail=tail,
-            tracing=tracing,
-            metrics_page=(lambda: render(files, metrics)) if settings.gateway_metrics else None,
-        )
+        gateway = serving_gateway(settings, registry, runtime, box, usage, metrics, files, tail, tracing)
         await gateway.view.start()
         server = make_server(gateway, settings)
         loop = asyncio.get_running_loop()

@@ -73,7 +73,8 @@ def compile_script(
     those of its bindings' types (a binding file is triggered by `binding:{type}`)."""
     linked = linked or link(modules, main_module, service_worker=service_worker)
     objects = resource_bindings(bindings)
-    prelude, _ = prelude_for(linked.identifiers | {f"binding:{b['type']}" for b in objects.values()})
+    mentioned = linked.identifiers | {f"binding:{b['type']}" for b in objects.values()}
+    prelude, prelude_files = prelude_for(mentioned)
     offset = prelude.count("\n") + 1
     setup = {
         "env": plain_env(bindings, secrets),
@@ -83,7 +84,7 @@ def compile_script(
     return ScriptCode(
         key=key,
         name=name,
-        prelude=prelude,
+        prelude_files=prelude_files,
         linked_source=linked.source,
         line_offset=offset,
         setup=json.dumps(setup),

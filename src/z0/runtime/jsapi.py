@@ -19,6 +19,7 @@ __all__ = [
     "files_named",
     "lazy_source",
     "prelude_for",
+    "prelude_source",
     "select_files",
 ]
 
@@ -135,6 +136,13 @@ def prelude_for(mentioned: Iterable[str]) -> tuple[str, tuple[str, ...]]:
     """The prelude for a script and the names of the files in it (cached per set of triggers hit)."""
     trigger_names = frozenset().union(*(api.triggers for api in api_files().values()))
     return _prelude_cached(frozenset(mentioned) & trigger_names)
+
+
+@functools.cache
+def prelude_source(names: tuple[str, ...]) -> str:
+    """The prelude of these files in this order, as `prelude_for` named them."""
+    files = api_files()
+    return build_prelude(files[name] for name in names)
 
 
 def lazy_source(name: str) -> str:

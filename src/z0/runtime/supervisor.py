@@ -77,6 +77,9 @@ class RuntimeConfig:
     request_timeout_s: float = 300.0  # wall-clock, until the response
     quarantine_s: float = 300.0
     watchdog_interval_s: float = 0.005
+    # A turn this long (CPU) marks its script as hogging the executor: other scripts' requests are
+    # routed around it while that script has requests there (they would wait behind its turns).
+    long_turn_ms: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class ScriptCode:
 
     key: str  # unique per version, e.g. "{namespace_id}/{name}/{version_id}"
     name: str  # for logs: "{namespace}/{script}"
-    prelude: str
+    prelude_files: tuple[str, ...]  # the Workers API files of its prelude, in order (jsapi.prelude_source)
     linked_source: str
     line_offset: int
     setup: str = field(default="{}", repr=False)  # holds the script's env, secrets included
@@ -96,7 +99,8 @@ class ScriptCode:
 
     def wire(self) -> dict[str, Any]:
         return {
-            "prelude": self.prelude,
+            # The executor builds (and compiles, once) the prelude from z0's files by name.
+            "prelude_files": list(self.prelude_files),
             "linked": self.linked_source,
             "line_offset": self.line_offset,
             "setup": self.setup,
@@ -203,6 +207,8 @@ class _Executor:
         self.checks: set[int] = set()  # upload checks sent to it, not yet answered
         self.alive = False
         self.killed_rid: int | None = None
+        # A script whose turn here ran past LONG_TURN_NS, while it has requests here: others go elsewhere.
+        self.hog: str | None = None
         self.last_stats: dict[str, Any] | None = None
         self._status: mmap.mmap | None = None
         self._status_path: Path | None = None
@@ -310,6 +316,9 @@ class Runtime:
         self.host_ops: HostOps = host_ops or StandardHostOps()
         self._executors: list[_Executor] = []
         self._quarantine: _Executor | None = None
+        # Its first start, shared by every request that needs it meanwhile (each starting its own left
+        # all but the last running unowned, never closed).
+        self._quarantine_start: asyncio.Task[_Executor] | None = None
         self._quarantined: dict[str, float] = {}
         self._calls: dict[int, _Call] = {}
         self._checks: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -344,10 +353,22 @@ class Runtime:
         await asyncio.gather(*tasks, return_exceptions=True)
         # Replacements under way finish (and stop short of spawning), so that every executor is closed.
         await asyncio.gather(*self._recoveries, return_exceptions=True)
+        start = self._quarantine_start
+        if start is not None:
+            await asyncio.gather(start, return_exceptions=True)
+            if self._quarantine is None and not start.cancelled() and start.exception() is None:
+                self._quarantine = start.result()
         executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
         await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
+        # Requests that reached an executor while it was closing would wait for an answer forever.
+        for call in list(self._calls.values()):
+            self._settle(call, Outcome.CANCELED, 0.0, None)
         with contextlib.suppress(OSError):
             self._status_dir.rmdir()
+
+    def _refuse_when_closing(self, action: str) -> None:
+        if self._closing:
+            raise RuntimeError(f"Cannot {action}, as the runtime is closing.")
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -378,6 +399,7 @@ class Runtime:
     ) -> RuntimeResponse:
         """Runs the script's fetch handler; returns once there is a response (waitUntil may go on:
         `response.completion` resolves when everything has ended). Never raises for tenant errors."""
+        self._refuse_when_closing("run a request")
         loop = asyncio.get_running_loop()
         call = _Call(
             rid=next(self._rids),
@@ -400,6 +422,7 @@ class Runtime:
     async def check(self, script: ScriptCode, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
         """Evaluates a new version's top level once, under the tenant's memory limit and the startup CPU
         limit; raises ScriptStartError with the tenant's module and line when it cannot start."""
+        self._refuse_when_closing("check a script")
         rid = next(self._rids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._checks[rid] = future
@@ -706,6 +729,23 @@ class Runtime:
         elif executor.index < len(self._executors):
             self._executors[executor.index] = replacement
 
+    async def _start_quarantine(self) -> _Executor:
+        if self._quarantine_start is None:
+            if self._closing:
+                raise RuntimeError("Cannot start the quarantine executor, as the runtime is closing.")
+            self._quarantine_start = asyncio.create_task(self._spawn(len(self._executors)))
+        start = self._quarantine_start
+        try:
+            # Shielded: a request canceled while it waits must not cancel a start that others wait for.
+            started = await asyncio.shield(start)
+        except Exception:
+            if self._quarantine_start is start:
+                self._quarantine_start = None  # the next request that needs it tries again
+            raise
+        if self._quarantine is None:
+            self._quarantine = started
+        return self._quarantine
+
     def _pick(self, script: ScriptCode) -> _Executor | None:
         """The executor for a script, without waiting: its home, or the next when the home is busy."""
         if script.name in self._quarantined:
@@ -713,15 +753,21 @@ class Runtime:
         count = len(self._executors)
         home = zlib.crc32(script.key.encode()) % count
         best: _Executor | None = None
+        hogged: _Executor | None = None
         for step in range(count):
             executor = self._executors[(home + step) % count]
             if not executor.alive:
+                continue
+            if executor.hog is not None and executor.hog != script.name:
+                # Another script's long turns hold it: only where every executor is so held. (The hog
+                # itself stays at home, queued behind its own turns.)
+                hogged = hogged or executor
                 continue
             if len(executor.inflight) < self.config.spill_threshold:
                 return executor
             if best is None or len(executor.inflight) < len(best.inflight):
                 best = executor
-        return best
+        return best or hogged
 
     async def _route(self, script: ScriptCode, avoid: _Executor | None = None) -> _Executor:
         until = self._quarantined.get(script.name)
@@ -729,11 +775,11 @@ class Runtime:
             del self._quarantined[script.name]
             until = None
         for _ in range(200):
+            self._refuse_when_closing("route a request")
             if until is not None:
-                if self._quarantine is None:
-                    self._quarantine = await self._spawn(len(self._executors))
-                if self._quarantine.alive:
-                    return self._quarantine
+                quarantine = self._quarantine or await self._start_quarantine()
+                if quarantine.alive:
+                    return quarantine
             else:
                 executor = self._pick(script)
                 if executor is not None and (executor is not avoid or len(self._executors) == 1):
@@ -765,10 +811,16 @@ class Runtime:
             for executor in [*self._executors, *([self._quarantine] if self._quarantine else [])]:
                 if not executor.alive:
                     continue
+                if executor.hog is not None and not self._has_requests_of(executor, executor.hog):
+                    executor.hog = None
                 active, rid, started, budget = executor.turn()
                 if not active or budget <= 0:
                     continue
                 used = executor.cpu_ns()
+                if used is not None and used - started > self.config.long_turn_ms * 1e6:
+                    running = self._calls.get(rid)
+                    if running is not None and running.executor is executor:
+                        executor.hog = running.script.name
                 if used is None or used - started <= budget * 1.5:
                     continue
                 if executor.turn() != (active, rid, started, budget):
@@ -783,6 +835,13 @@ class Runtime:
                     self._quarantined[name] = time.monotonic() + self.config.quarantine_s
                 executor.killed_rid = rid
                 executor.kill()
+
+    def _has_requests_of(self, executor: _Executor, name: str) -> bool:
+        for rid in executor.inflight:
+            call = self._calls.get(rid)
+            if call is not None and call.script.name == name:
+                return True
+        return False
 
     def _keep(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
