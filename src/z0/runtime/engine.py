@@ -107,8 +107,8 @@ class QuickJsIsolate(Isolate):
                 if self.memory_bytes() >= self.memory_limit * 0.9:
                     raise OutOfMemory(str(exc)) from exc
                 raise ScriptFailed(str(exc)) from exc
-            self._entry = self._ctx.get(_BOOT_GLOBAL)
-            self._ctx.eval(f"delete globalThis.{_BOOT_GLOBAL}")
+            self._entry = self._guarded(self._ctx.get, budget_s, _BOOT_GLOBAL)
+            self._guarded(self._ctx.eval, budget_s, f"delete globalThis.{_BOOT_GLOBAL}")
             return
         self._entry = self.eval(prelude.source, budget_s)
 

@@ -277,6 +277,7 @@ class Executor:
             return False
         self.misses += 1
         slot, _ = self.create(code, run.memory_bytes, run.pool_key, run.rid)
+        slot.busy = True  # taken: the eviction below must not count it out
         self._add(slot)
         self.pools.move_to_end(run.pool_key)
         self.evict()
@@ -294,7 +295,8 @@ class Executor:
             memory = slot.isolate.memory_bytes()
             grew = memory > slot.memory
             slot.growing = memory > slot.memory + HEAP_GROWTH_WATCHED_BYTES
-            self.resident_memory += memory - slot.memory
+            if slot in pool:  # still resident (not dropped by a deploy meanwhile)
+                self.resident_memory += memory - slot.memory
             slot.memory = memory
             # An isolate that grew close to its limit between requests would fail the next one.
             discard = memory >= slot.isolate.memory_limit * 0.8

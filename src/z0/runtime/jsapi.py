@@ -138,7 +138,7 @@ def prelude_for(mentioned: Iterable[str]) -> tuple[str, tuple[str, ...]]:
     return _prelude_cached(frozenset(mentioned) & trigger_names)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def prelude_source(names: tuple[str, ...]) -> str:
     """The prelude of these files in this order, as `prelude_for` named them."""
     files = api_files()

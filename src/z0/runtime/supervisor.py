@@ -194,6 +194,9 @@ class _Connection(asyncio.Protocol):
             self.closed.set_result(None)
 
 
+HOG_HOLD_S = 0.25  # how long one long turn keeps its script marked as holding its executor
+
+
 class _Executor:
     """The gateway's end of one executor process."""
 
@@ -207,8 +210,10 @@ class _Executor:
         self.checks: set[int] = set()  # upload checks sent to it, not yet answered
         self.alive = False
         self.killed_rid: int | None = None
-        # A script whose turn here ran past LONG_TURN_NS, while it has requests here: others go elsewhere.
+        # A script whose turns here run long (past long_turn_ms, seen within HOG_HOLD_S), while it has
+        # requests here: other scripts' requests go elsewhere.
         self.hog: str | None = None
+        self.hog_until = 0.0  # time.monotonic()
         self.last_stats: dict[str, Any] | None = None
         self._status: mmap.mmap | None = None
         self._status_path: Path | None = None
@@ -353,16 +358,19 @@ class Runtime:
         await asyncio.gather(*tasks, return_exceptions=True)
         # Replacements under way finish (and stop short of spawning), so that every executor is closed.
         await asyncio.gather(*self._recoveries, return_exceptions=True)
-        start = self._quarantine_start
-        if start is not None:
-            await asyncio.gather(start, return_exceptions=True)
-            if self._quarantine is None and not start.cancelled() and start.exception() is None:
-                self._quarantine = start.result()
+        if self._quarantine_start is not None:
+            await asyncio.gather(self._quarantine_start, return_exceptions=True)
         executors = [*self._executors, *([self._quarantine] if self._quarantine else [])]
         await asyncio.gather(*(executor.close() for executor in executors), return_exceptions=True)
-        # Requests that reached an executor while it was closing would wait for an answer forever.
-        for call in list(self._calls.values()):
-            self._settle(call, Outcome.CANCELED, 0.0, None)
+        for waiter in self._checks.values():  # checks in flight: answered now, not at their time-out
+            if not waiter.done():
+                waiter.set_result(
+                    {
+                        "ok": False,
+                        "outcome": Outcome.EXECUTOR_RESTARTED.value,
+                        "error": {"name": "Error", "message": "z0 is stopping; try again."},
+                    }
+                )
         with contextlib.suppress(OSError):
             self._status_dir.rmdir()
 
@@ -415,7 +423,11 @@ class Runtime:
         if not self._work.is_set():
             self._work.set()
         call.deadline = loop.time() + self.config.request_timeout_s
-        executor = self._pick(script) or await self._route(script)
+        try:
+            executor = self._pick(script) or await self._route(script)
+        except RuntimeError:  # closing meanwhile, or no executor came back: answered, not raised
+            self._settle(call, Outcome.CANCELED if self._closing else Outcome.EXECUTOR_RESTARTED, 0.0, None)
+            return await call.first
         self._dispatch(call, executor)
         return await call.first
 
@@ -428,15 +440,23 @@ class Runtime:
         self._checks[rid] = future
         self._work.set()
         self._checked_scripts[rid] = script.name
-        executor = await self._route(script)
-        executor.checks.add(rid)
-        executor.send(
-            {"t": "check", "rid": rid, "key": script.key, "code": script.wire(), "limits": limits.as_dict()}
-        )
+        executor: _Executor | None = None
         try:
+            executor = await self._route(script)
+            executor.checks.add(rid)
+            executor.send(
+                {
+                    "t": "check",
+                    "rid": rid,
+                    "key": script.key,
+                    "code": script.wire(),
+                    "limits": limits.as_dict(),
+                }
+            )
             answer = await asyncio.wait_for(future, self.config.startup_cpu_ms / 1000 * 4 + 10)
         finally:
-            executor.checks.discard(rid)
+            if executor is not None:
+                executor.checks.discard(rid)
             self._checks.pop(rid, None)
             self._checked_scripts.pop(rid, None)
         if not answer.get("ok"):
@@ -723,25 +743,34 @@ class Runtime:
         if self._closing:
             return
         self.restarts += 1
+        owned = executor is self._quarantine or (
+            executor.index < len(self._executors) and self._executors[executor.index] is executor
+        )
+        if not owned:
+            return  # nobody routes to it: a replacement would run unowned
         replacement = await self._spawn(executor.index)
         if executor is self._quarantine:
             self._quarantine = replacement
-        elif executor.index < len(self._executors):
+        else:
             self._executors[executor.index] = replacement
 
     async def _start_quarantine(self) -> _Executor:
         if self._quarantine_start is None:
             if self._closing:
                 raise RuntimeError("Cannot start the quarantine executor, as the runtime is closing.")
-            self._quarantine_start = asyncio.create_task(self._spawn(len(self._executors)))
+            self._quarantine_start = asyncio.create_task(self._spawn_quarantine())
         start = self._quarantine_start
         try:
             # Shielded: a request canceled while it waits must not cancel a start that others wait for.
-            started = await asyncio.shield(start)
+            return await asyncio.shield(start)
         except Exception:
             if self._quarantine_start is start:
                 self._quarantine_start = None  # the next request that needs it tries again
             raise
+
+    async def _spawn_quarantine(self) -> _Executor:
+        # Owned as soon as it exists, whether or not anyone still waits for it.
+        started = await self._spawn(len(self._executors))
         if self._quarantine is None:
             self._quarantine = started
         return self._quarantine
@@ -759,10 +788,12 @@ class Runtime:
             if not executor.alive:
                 continue
             if executor.hog is not None and executor.hog != script.name:
-                # Another script's long turns hold it: only where every executor is so held. (The hog
-                # itself stays at home, queued behind its own turns.)
-                hogged = hogged or executor
-                continue
+                if executor.hog_until > time.monotonic() and self._has_requests_of(executor, executor.hog):
+                    # Another script's long turns hold it: only where every executor is so held. (The
+                    # hog itself stays at home, queued behind its own turns.)
+                    hogged = hogged or executor
+                    continue
+                executor.hog = None  # its requests there have ended
             if len(executor.inflight) < self.config.spill_threshold:
                 return executor
             if best is None or len(executor.inflight) < len(best.inflight):
@@ -811,7 +842,10 @@ class Runtime:
             for executor in [*self._executors, *([self._quarantine] if self._quarantine else [])]:
                 if not executor.alive:
                     continue
-                if executor.hog is not None and not self._has_requests_of(executor, executor.hog):
+                if executor.hog is not None and (
+                    executor.hog_until <= time.monotonic()
+                    or not self._has_requests_of(executor, executor.hog)
+                ):
                     executor.hog = None
                 active, rid, started, budget = executor.turn()
                 if not active or budget <= 0:
@@ -821,6 +855,7 @@ class Runtime:
                     running = self._calls.get(rid)
                     if running is not None and running.executor is executor:
                         executor.hog = running.script.name
+                        executor.hog_until = time.monotonic() + HOG_HOLD_S
                 if used is None or used - started <= budget * 1.5:
                     continue
                 if executor.turn() != (active, rid, started, budget):
