@@ -123,7 +123,7 @@ class Z0Server:
                     settings, registry, runtime, box, usage, metrics, metrics_files, tail, tracing
                 )
                 await gateway.view.start()
-                gateway_server = make_server(gateway, settings)
+                gateway_server = make_server(gateway, settings, usage=usage)
                 self._servers.append(gateway_server)
                 tasks.append(asyncio.create_task(gateway_server.serve(sockets=[gateway_socket])))
             control = create_control_app(
@@ -378,9 +378,10 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
-def make_server(app: Any, settings: Settings) -> _Server:
+def make_server(app: Any, settings: Settings, *, usage: UsageLog | None = None) -> _Server:
     """A uvicorn server for one of z0's apps. uvicorn's access log is off (it is one global logger, so
-    it would log every gateway request too): the control API logs its own requests."""
+    it would log every gateway request too): the control API logs its own requests. With the gateway's
+    usage log, its pending entries are written before any response bytes are sent."""
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -390,7 +391,7 @@ def make_server(app: Any, settings: Settings) -> _Server:
         access_log=False,
         server_header=False,
         date_header=False,
-        http=CoalescingHttpProtocol,
+        http=CoalescingHttpProtocol.sending_after(usage.flush if usage is not None else None),
     )
     return _Server(config)
 

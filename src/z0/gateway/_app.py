@@ -286,14 +286,14 @@ class Gateway:
                 whole = Measures(
                     result.status, done.outcome.value, done.cpu_ms, duration_ms, done.subrequests
                 )
-                usage.append(Entry("final", record, whole))
+                usage.add(Entry("final", record, whole))
             self._ended(record, result.status, done, duration_ms, method, url)
             return
         first = None
         if usage is not None:
             outcome = (result.outcome or Outcome.OK).value
             first = Measures(result.status, outcome, result.cpu_ms, duration_ms, result.subrequests)
-            usage.append(Entry("response", record, first))
+            usage.add(Entry("response", record, first))
 
         def ended(future: asyncio.Future[Completion]) -> None:
             if future.cancelled():
@@ -302,7 +302,7 @@ class Gateway:
             total_ms = _ms_since(began)
             if usage is not None and first is not None:
                 last = Measures(result.status, done.outcome.value, done.cpu_ms, total_ms, done.subrequests)
-                usage.append(Entry("end", record, last, replaces=first))
+                usage.add(Entry("end", record, last, replaces=first))
             self._ended(record, result.status, done, total_ms, method, url)
 
         completion.add_done_callback(ended)

@@ -9,6 +9,7 @@ socket writes at a third of the gateway process's time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -17,8 +18,9 @@ __all__ = ["CoalescingHttpProtocol"]
 
 
 class _CoalescingTransport:
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, before_send: Callable[[], None] | None) -> None:
         self._transport = transport
+        self._before_send = before_send
         self._pending: list[bytes] = []
         self._loop = asyncio.get_running_loop()
 
@@ -34,6 +36,8 @@ class _CoalescingTransport:
             return
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
+        if self._before_send is not None:
+            self._before_send()
         if not self._transport.is_closing():
             self._transport.write(data)
 
@@ -46,5 +50,15 @@ class _CoalescingTransport:
 
 
 class CoalescingHttpProtocol(HttpToolsProtocol):
+    # Called before any response bytes go out (the gateway writes its pending usage entries there).
+    before_send: Callable[[], None] | None = None
+
+    @classmethod
+    def sending_after(cls, before_send: Callable[[], None] | None) -> type[CoalescingHttpProtocol]:
+        """This protocol, with `before_send` called before each write to the socket."""
+        if before_send is None:
+            return cls
+        return type(cls.__name__, (cls,), {"before_send": staticmethod(before_send)})
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_CoalescingTransport(transport))  # type: ignore[arg-type]
+        super().connection_made(_CoalescingTransport(transport, self.before_send))  # type: ignore[arg-type]

@@ -68,7 +68,7 @@ async def serve_gateway(
             await tail.start()
         gateway = serving_gateway(settings, registry, runtime, box, usage, metrics, files, tail, tracing)
         await gateway.view.start()
-        server = make_server(gateway, settings)
+        server = make_server(gateway, settings, usage=usage)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
         reporting = asyncio.create_task(reporter.run())

@@ -1,9 +1,12 @@
 """The usage log: each gateway process appends its usage entries, one JSON line per write, to its own
 segment files under `{data_dir}/usage/`.
 
-An entry is one `write(2)` on a file opened with O_APPEND, made before the response is finished: once
+Entries are written with `write(2)` on a file opened with O_APPEND before the response is sent: once
 the call returns, the record is in the kernel's page cache and survives the process being killed
-(`kill -9`); only losing the machine itself could lose it. The writer holds an exclusive `flock` on its
+(`kill -9`); only losing the machine itself could lose it. The gateway `add`s its entries and the
+server's transport calls `flush` before it sends any response bytes (and the event loop's next step
+flushes at the latest), so the entries of one loop step go out in one write: py-spy had put the
+per-request write at 7% of the gateway process. The writer holds an exclusive `flock` on its
 current segment, so the roll-up knows a segment is complete when it can lock it (the writer rotated
 past it, stopped or died).
 
@@ -13,6 +16,7 @@ renamed `….log.done` and kept for `retention` (the per-invocation records, for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
@@ -44,13 +48,30 @@ class UsageLog:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self._fd = -1
+        self._pending: list[bytes] = []
         self._size = 0
         self.path: Path | None = None
         self._failing = False
         directory.mkdir(parents=True, exist_ok=True, mode=0o750)
 
     def append(self, entry: Entry) -> None:
-        line = orjson.dumps(encode_entry(entry)) + b"\n"
+        """Writes the entry now (with any added before it)."""
+        self.add(entry)
+        self.flush()
+
+    def add(self, entry: Entry) -> None:
+        """Keeps the entry for the next `flush`, which the running event loop makes at its next step at
+        the latest; whoever sends the response must flush before it does."""
+        if not self._pending:
+            with contextlib.suppress(RuntimeError):  # no running loop: the caller flushes
+                asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(orjson.dumps(encode_entry(entry)) + b"\n")
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        line = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
         try:
             if self._fd < 0 or self._size >= self.segment_bytes:
                 self._rotate()
@@ -67,6 +88,7 @@ class UsageLog:
             self._close()
 
     def close(self) -> None:
+        self.flush()
         self._close()
 
     def _rotate(self) -> None:
