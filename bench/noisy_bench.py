@@ -260,8 +260,8 @@ def report(results: dict[str, Any]) -> str:
     args = argparse.Namespace(**meta)
     command, took_s = meta["command"], meta["took_s"]
     lines = [
-        f"Measured {meta['date']} on {meta['machine']}, on a machine shared with other benchmarks "
-        f"and tests running at the same time (the figures are noisy), in {took_s / 60:.1f} min: `{command}`",
+        f"Measured {meta['date']} on {meta['machine']} (how busy other people's work kept it is in the "
+        f"'CPUs busy with other people's work' rows), in {took_s / 60:.1f} min: `{command}`",
         "",
         f"`z0 serve --workers 1 --executors {args.executors}`. B: a hello world, open loop at "
         f"{args.rate:.0f} requests/s (latency from each request's send). A, from another process, "
@@ -335,10 +335,12 @@ def report(results: dict[str, Any]) -> str:
         "",
         "What the figures come from:",
         "",
-        "- shared: an executor runs one turn at a time, so B's requests wait behind A's turns (up to "
-        f"{A_LIMITS['cpu']['cpu_ms']} ms of CPU each, {args.a_concurrency} of them in flight); the runtime "
-        "sends a request to another executor only when its script's home has 8 in flight (`_pick` in "
-        "runtime/supervisor.py), and a turn that is merely long does not count.",
+        "- shared: an executor runs one turn at a time (A's take up to "
+        f"{A_LIMITS['cpu']['cpu_ms']} ms of CPU each, {args.a_concurrency} of them in flight). Once one of "
+        "A's turns has run past `long_turn_ms` (5 ms), the runtime sends other scripts' requests to another "
+        "executor while A has requests on its home (`_pick` in runtime/supervisor.py): B waits at most "
+        "for the turn that was running when it arrived, or for the watchdog's next look (5 ms), and boots "
+        "an isolate on the other executor; the two executors then share the machine's CPUs as when apart.",
         "- apart: A's executor keeps one of the machine's CPUs busy; B's gateway and executor share the "
         "other with whatever else runs (the rows of other people's work say how much that was).",
         "- the bomb: every A request boots a fresh isolate (one stopped at a limit is thrown away), fills "

@@ -422,8 +422,8 @@ def report(saved: dict[str, Any]) -> str:
         return f"| {label} | " + " | ".join(cell(r) for r in runs) + " |"
 
     lines = [
-        f"Measured {saved['date']} on {saved['machine']}, on a machine shared with other benchmarks and "
-        f"tests running at the same time (the figures are noisy), in {saved['took_s'] / 60:.1f} min: "
+        f"Measured {saved['date']} on {saved['machine']} (how busy other people's work kept it is in the "
+        f"'CPUs busy with other people's work' rows), in {saved['took_s'] / 60:.1f} min: "
         f"`{saved['command']}`",
         "",
         "One `z0 serve --workers 1 --executors 1` per N (SQLite, a fresh data directory), everything on "
@@ -580,9 +580,7 @@ def notes(runs: list[dict[str, Any]], cold: dict[str, Any] | None) -> list[str]:
                 for r in runs
             )
             + " (hit ratio about 0.25 in both). One executor is one process on one core: that CPU per "
-            "request sets the rate. `Executor.evict()` and `stats()` walk every pool on each miss (0.6 ms "
-            "at 2,500 resident isolates in an in-process replica, 0.06 ms at 250), which is part of the "
-            "difference. In `z0 serve`, "
+            "request sets the rate. In `z0 serve`, "
             + " and ".join(f"{_first_touch(r):.0%} at N = {r['n']:,}" for r in runs)
             + " of the measured requests (expected, for uniform access after the warm-up) were the "
             "gateway's first for their script: it loads and prepares the script from the registry then "
@@ -591,7 +589,8 @@ def notes(runs: list[dict[str, Any]], cold: dict[str, Any] | None) -> list[str]:
     if cold is not None:
         api, hello = cold["engine"]["api"], cold["engine"]["hello"]
         out.append(
-            "- Cold start is mostly evaluating z0's Workers API JS (the prelude) in the new isolate: "
+            "- Cold start in the engine: reading z0's Workers API JS (the prelude, compiled once per "
+            "executor into QuickJS bytecode) into the new isolate takes "
             f"{api['prelude']:.1f} of {api['total']:.1f} ms for the Workers API hello "
             f"({api['prelude_kib']:.0f} KiB of JS), {hello['prelude']:.1f} of {hello['total']:.1f} ms "
             f"for a hello world ({hello['prelude_kib']:.0f} KiB); creating the isolate and booting the "
@@ -605,10 +604,10 @@ def notes(runs: list[dict[str, Any]], cold: dict[str, Any] | None) -> list[str]:
         heap = r["heap_after_deploys"] / max(1.0, r["resident_after_deploys"]) / 1024
         out.append(
             f"- Density: at N = {r['n']:,} an isolate of the Workers API hello costs {rss:.0f} KiB of "
-            f"the executor's RSS for {heap:.0f} KiB of heap: the executor also keeps each script's code "
-            "(with its own copy of the prelude, for up to max_isolates scripts), and memory freed by "
-            "evicted isolates and by code frames is not all given back by malloc, so RSS per resident "
-            "isolate grows after random access (isolates booted and evicted) while the heap does not."
+            f"the executor's RSS for {heap:.0f} KiB of heap; the rest is each script's code (its linked "
+            "modules and env; the prelude is shared, one per set of Workers API files) and malloc's own "
+            "overhead. After random access (isolates booted and evicted) RSS per resident isolate stays "
+            "close: the executor hands freed memory back (malloc_trim) once 16 MB were freed."
         )
     out += ["", "Targets (issue 9):", ""]
     if cold is not None:
