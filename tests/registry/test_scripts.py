@@ -219,3 +219,17 @@ def test_authorize_put_runs_the_ownership_rules_before_any_code(
         )
     with pytest.raises(NamespaceNotFound):
         registry.scripts.authorize_put(account_id, "nope", upload("tenant_abc"))
+
+
+def test_heads_follow_deploys_and_deletes(registry: Registry, account_id: str, ns: str) -> None:
+    first = {name: registry.scripts.put(account_id, ns, upload(name)) for name in ("tenant_a", "tenant_b")}
+    before = registry.scripts.heads()
+    newer = registry.scripts.put(account_id, ns, upload("tenant_a", "export default {v: 2};"))
+    registry.scripts.delete(account_id, ns, "tenant_b")
+    registry.scripts.put(account_id, ns, upload("tenant_c"))
+    after = registry.scripts.heads()
+    assert before[(ns, "tenant_a")].version_id == first["tenant_a"].version.id
+    assert after[(ns, "tenant_a")].version_id == newer.version.id
+    assert (ns, "tenant_b") not in after and (ns, "tenant_c") in after
+    assert registry.scripts.heads() == after
+    assert registry.scripts.heads()[(ns, "tenant_c")] is after[(ns, "tenant_c")]  # unchanged: kept

@@ -138,3 +138,25 @@ def test_states_include_deleted_tenants(registry: Registry) -> None:
     states = registry.tenants.states()
     assert states["tenant_abc"].status is TenantStatus.ACTIVE
     assert states["tenant_gone"].status is TenantStatus.DELETED
+
+
+def test_states_follow_every_change_and_keep_unchanged_tenants(registry: Registry) -> None:
+    for tenant_id in ("tenant_a", "tenant_b", "tenant_c"):
+        registry.tenants.create(tenant_id)
+    first = registry.tenants.states()
+    registry.tenants.update("tenant_a", status=TenantStatus.SUSPENDED)
+    registry.tenants.update("tenant_b", limits={"cpu_ms": 20})
+    registry.tenants.create("tenant_d")
+    second = registry.tenants.states()
+    assert second["tenant_a"].status is TenantStatus.SUSPENDED
+    assert second["tenant_b"].limits == TenantLimits(cpu_ms=20)
+    assert second["tenant_d"].status is TenantStatus.ACTIVE
+    assert second["tenant_c"] is first["tenant_c"]  # unchanged: not built again
+    assert second["tenant_c"] == registry.tenants.get("tenant_c")
+    registry.tenants.delete("tenant_c")
+    assert registry.tenants.states()["tenant_c"].status is TenantStatus.DELETED
+    assert {t.id: t for t in registry.tenants.list()} == {
+        tenant_id: tenant
+        for tenant_id, tenant in registry.tenants.states().items()
+        if tenant.status is not TenantStatus.DELETED
+    }

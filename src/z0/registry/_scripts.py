@@ -53,6 +53,7 @@ def upload_etag(upload: ScriptUpload) -> str:
 class ScriptStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._heads: dict[tuple[str, str], tuple[tuple[Any, ...], ScriptHead]] = {}  # the last heads()
 
     def put(
         self,
@@ -266,18 +267,20 @@ class ScriptStore:
             .join(namespaces, namespaces.c.id == scripts.c.namespace_id)
             .join(script_versions, script_versions.c.id == scripts.c.current_version_id)
         )
+        # Rebuilt after every registry change: unchanged heads are the objects of the last call, and rows
+        # are read as plain tuples (attribute access per field was half the time at 10,000 scripts).
+        previous = self._heads
+        current: dict[tuple[str, str], tuple[tuple[Any, ...], ScriptHead]] = {}
         with self._db.read() as connection:
-            return {
-                (row.namespace, row.name): ScriptHead(
-                    row.namespace,
-                    row.name,
-                    row.tenant_id,
-                    row.current_version_id,
-                    row.main_module,
-                    row.format,
+            for row in connection.execute(query):
+                values = tuple(row)
+                key = (values[0], values[1])
+                known = previous.get(key)
+                current[key] = (
+                    known if known is not None and known[0] == values else (values, ScriptHead(*values))
                 )
-                for row in connection.execute(query)
-            }
+        self._heads = current
+        return {key: head for key, (_, head) in current.items()}
 
     def version(self, version_id: str) -> ScriptVersion:
         with self._db.read() as connection:

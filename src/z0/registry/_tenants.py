@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import String, delete, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +22,8 @@ __all__ = ["TenantStore", "tenant_row"]
 class TenantStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The last `states()`: each tenant with the row values it was built from.
+        self._states: dict[str, tuple[tuple[Any, ...], Tenant]] = {}
 
     def create(
         self,
@@ -96,9 +98,31 @@ class TenantStore:
             return _tenant(tenant_row(connection, tenant_id))
 
     def states(self) -> dict[str, Tenant]:
-        """Every tenant, deleted ones too, by id (the gateway's view)."""
+        """Every tenant, deleted ones too, by id (the gateway's view, rebuilt after every registry change).
+        A tenant whose row is unchanged since the last call is the same object, and only changed rows
+        are read whole: building every tenant again was most of a rebuild (~120 of 150 ms at 10,000)."""
+        # Every field of a Tenant but created_on (which never changes); modified_on as the database
+        # returns it, a change marker only (not worth a datetime per row).
+        marker = type_coerce(tenants.c.modified_on, String).label("marker")
+        columns = (tenants.c.id, tenants.c.account_id, tenants.c.status, tenants.c.limits_json, marker)
+        previous = self._states
+        current: dict[str, tuple[tuple[Any, ...], Tenant]] = {}
+        changed: dict[str, tuple[Any, ...]] = {}
         with self._db.read() as connection:
-            return {row["id"]: _tenant(row) for row in connection.execute(select(tenants)).mappings()}
+            for row in connection.execute(select(*columns)):
+                values = tuple(row)
+                known = previous.get(row.id)
+                if known is not None and known[0] == values:
+                    current[row.id] = known
+                else:
+                    changed[row.id] = values
+            ids = list(changed)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for full in connection.execute(select(tenants).where(tenants.c.id.in_(chunk))).mappings():
+                    current[full["id"]] = (changed[full["id"]], _tenant(full))
+        self._states = current
+        return {tenant_id: tenant for tenant_id, (_, tenant) in current.items()}
 
     def add_hostname(self, tenant_id: str, hostname: str) -> str:
         hostname = validate_hostname(hostname)
