@@ -9,7 +9,6 @@ import os
 import signal
 import time
 import uuid
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -468,17 +467,13 @@ async def test_cpu_budget_is_not_charged_for_neighbours_on_other_cores() -> None
         assert all(status == 200 for status, _ in outcomes), outcomes
 
 
-def home_of(runtime: Runtime, code: ScriptCode) -> int:
-    return zlib.crc32(code.key.encode()) % len(runtime.executor_pids())
-
-
 async def test_requests_are_routed_around_another_scripts_long_turns() -> None:
     async with Runtime(RuntimeConfig(executors=2, long_turn_ms=2)) as runtime:
         state = script("stateful")
         busy = script("busy")
-        while home_of(runtime, busy) != home_of(runtime, state):
+        while runtime._home(busy) != runtime._home(state):
             busy = script("busy")
-        home = runtime._executors[home_of(runtime, state)]
+        home = runtime._executors[runtime._home(state)]
         counts = [json.loads((await call(runtime, state)).body)["count"] for _ in range(2)]
         assert counts == [1, 2]  # one isolate, at home
 

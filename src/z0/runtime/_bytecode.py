@@ -79,6 +79,15 @@ def _library() -> ctypes.CDLL | None:
     return lib
 
 
+def _handles(ctx: quickjs.Context) -> tuple[ctypes.CDLL, int]:
+    """The library and the context's `JSContext *`; BytecodeError where this binding does not fit."""
+    lib = _library()
+    context = _context_pointer(ctx)
+    if lib is None or context is None:
+        raise BytecodeError("this build of quickjs-ng does not expose its context")
+    return lib, context
+
+
 def _context_pointer(ctx: quickjs.Context) -> int | None:
     """The context's `JSContext *`, or None where the binding's layout is not the one this expects."""
     lib = _library()
@@ -107,10 +116,7 @@ def available() -> bool:
 def compile_script(source: str) -> bytes:
     """Bytecode of a global script (without its source text), compiled in a throwaway context."""
     ctx = quickjs.Context()
-    context = _context_pointer(ctx)
-    lib = _library()
-    if context is None or lib is None:
-        raise BytecodeError("this build of quickjs-ng does not expose its context")
+    lib, context = _handles(ctx)
     encoded = source.encode("utf-8")
     compiled = lib.JS_Eval(
         context, encoded, len(encoded), FILENAME, _EVAL_TYPE_GLOBAL | _EVAL_FLAG_COMPILE_ONLY
@@ -135,10 +141,7 @@ def compile_script(source: str) -> bytes:
 def run_script(ctx: quickjs.Context, bytecode: bytes) -> None:
     """Runs bytecode from `compile_script` in this context; its completion value is dropped (a script
     hands back what it makes through a global the caller reads and deletes)."""
-    context = _context_pointer(ctx)
-    lib = _library()
-    if context is None or lib is None:
-        raise BytecodeError("this build of quickjs-ng does not expose its context")
+    lib, context = _handles(ctx)
     function = lib.JS_ReadObject(context, bytecode, len(bytecode), _READ_OBJ_BYTECODE)
     _check(lib, context, function, "read")
     result = lib.JS_EvalFunction(context, function)  # takes the function's reference

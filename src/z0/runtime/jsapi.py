@@ -128,8 +128,8 @@ def build_prelude(files: Iterable[ApiFile]) -> str:
 
 @functools.cache
 def _prelude_cached(names: frozenset[str]) -> tuple[str, tuple[str, ...]]:
-    files = select_files(names)
-    return build_prelude(files), tuple(api.name for api in files)
+    files = tuple(api.name for api in select_files(names))
+    return prelude_source(files), files
 
 
 def prelude_for(mentioned: Iterable[str]) -> tuple[str, tuple[str, ...]]:

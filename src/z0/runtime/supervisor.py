@@ -780,20 +780,19 @@ class Runtime:
         if script.name in self._quarantined:
             return None
         count = len(self._executors)
-        home = zlib.crc32(script.key.encode()) % count
+        home = self._home(script)
         best: _Executor | None = None
         hogged: _Executor | None = None
         for step in range(count):
             executor = self._executors[(home + step) % count]
             if not executor.alive:
                 continue
-            if executor.hog is not None and executor.hog != script.name:
-                if executor.hog_until > time.monotonic() and self._has_requests_of(executor, executor.hog):
-                    # Another script's long turns hold it: only where every executor is so held. (The
-                    # hog itself stays at home, queued behind its own turns.)
-                    hogged = hogged or executor
-                    continue
-                executor.hog = None  # its requests there have ended
+            hog = self._hog_of(executor)
+            if hog is not None and hog != script.name:
+                # Another script's long turns hold it: only where every executor is so held. (The hog
+                # itself stays at home, queued behind its own turns.)
+                hogged = hogged or executor
+                continue
             if len(executor.inflight) < self.config.spill_threshold:
                 return executor
             if best is None or len(executor.inflight) < len(best.inflight):
@@ -842,11 +841,7 @@ class Runtime:
             for executor in [*self._executors, *([self._quarantine] if self._quarantine else [])]:
                 if not executor.alive:
                     continue
-                if executor.hog is not None and (
-                    executor.hog_until <= time.monotonic()
-                    or not self._has_requests_of(executor, executor.hog)
-                ):
-                    executor.hog = None
+                self._hog_of(executor)  # forgets a hog whose mark expired or whose requests ended
                 active, rid, started, budget = executor.turn()
                 if not active or budget <= 0:
                     continue
@@ -870,6 +865,20 @@ class Runtime:
                     self._quarantined[name] = time.monotonic() + self.config.quarantine_s
                 executor.killed_rid = rid
                 executor.kill()
+
+    def _home(self, script: ScriptCode) -> int:
+        """The index of the executor a script version is hashed to."""
+        return zlib.crc32(script.key.encode()) % len(self._executors)
+
+    def _hog_of(self, executor: _Executor) -> str | None:
+        """The script holding this executor with long turns, if its mark holds (not expired, and it has
+        requests there); a mark that no longer holds is cleared."""
+        hog = executor.hog
+        if hog is not None and (
+            executor.hog_until <= time.monotonic() or not self._has_requests_of(executor, hog)
+        ):
+            executor.hog = hog = None
+        return hog
 
     def _has_requests_of(self, executor: _Executor, name: str) -> bool:
         for rid in executor.inflight:
